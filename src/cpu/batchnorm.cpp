@@ -1,0 +1,105 @@
+// CPU backend: BatchNorm2d, train and eval forward and the backward pass. Channels run in parallel; each
+// channel's statistics are summed in double over its N*H*W values.
+#include <cmath>
+
+#include "cpu/cpu_backend.h"
+
+namespace stfpm {
+
+void CpuBackend::batchnorm_forward_train(float* y, float* save_mean, float* save_invstd, float* running_mean,
+                                         float* running_var, const float* x, const float* gamma,
+                                         const float* beta, const Dims& d, float momentum, float eps) {
+  const size_t plane = d.plane(), image = size_t(d.c) * plane;
+  const double m = double(d.n) * double(plane);
+#pragma omp parallel for schedule(dynamic)
+  for (int c = 0; c < d.c; ++c) {
+    // Two passes (mean, then squared deviations) avoid the cancellation of sum(x^2) - m*mean^2.
+    double sum = 0.0;
+    for (int n = 0; n < d.n; ++n) {
+      const float* p = x + n * image + c * plane;
+      float partial = 0.0f;  // per-plane float sum (vectorizes), planes combined in double
+      for (size_t i = 0; i < plane; ++i) partial += p[i];
+      sum += partial;
+    }
+    const double mean = sum / m;
+    double sq = 0.0;
+    for (int n = 0; n < d.n; ++n) {
+      const float* p = x + n * image + c * plane;
+      const float mf = float(mean);
+      float partial = 0.0f;
+      for (size_t i = 0; i < plane; ++i) partial += (p[i] - mf) * (p[i] - mf);
+      sq += partial;
+    }
+    const double var = sq / m;  // biased: used to normalize
+    const float invstd = float(1.0 / std::sqrt(var + eps));
+    save_mean[c] = float(mean);
+    save_invstd[c] = invstd;
+    const double unbiased = m > 1 ? var * m / (m - 1) : var;
+    running_mean[c] = float((1.0 - momentum) * running_mean[c] + momentum * mean);
+    running_var[c] = float((1.0 - momentum) * running_var[c] + momentum * unbiased);
+    const float scale = gamma[c] * invstd, shift = beta[c] - float(mean) * scale;
+    for (int n = 0; n < d.n; ++n) {
+      const float* p = x + n * image + c * plane;
+      float* q = y + n * image + c * plane;
+      for (size_t i = 0; i < plane; ++i) q[i] = p[i] * scale + shift;
+    }
+  }
+}
+
+void CpuBackend::batchnorm_forward_eval(float* y, const float* x, const float* gamma, const float* beta,
+                                        const float* running_mean, const float* running_var, const Dims& d,
+                                        float eps) {
+  const size_t plane = d.plane(), image = size_t(d.c) * plane;
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int n = 0; n < d.n; ++n) {
+    for (int c = 0; c < d.c; ++c) {
+      const float scale = float(gamma[c] / std::sqrt(double(running_var[c]) + eps));
+      const float shift = beta[c] - running_mean[c] * scale;
+      const float* p = x + n * image + c * plane;
+      float* q = y + n * image + c * plane;
+      for (size_t i = 0; i < plane; ++i) q[i] = p[i] * scale + shift;
+    }
+  }
+}
+
+// With xhat = (x - mean) * invstd and m = N*H*W values per channel:
+//   dbeta = sum(dy), dgamma = sum(dy * xhat), dx = gamma * invstd / m * (m * dy - dbeta - xhat * dgamma).
+void CpuBackend::batchnorm_backward(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
+                                    const float* save_mean, const float* save_invstd, const float* gamma,
+                                    const Dims& d) {
+  const size_t plane = d.plane(), image = size_t(d.c) * plane;
+  const double m = double(d.n) * double(plane);
+#pragma omp parallel for schedule(dynamic)
+  for (int c = 0; c < d.c; ++c) {
+    const float mean = save_mean[c], invstd = save_invstd[c];
+    double sum_dy = 0.0, sum_dy_xhat = 0.0;
+    for (int n = 0; n < d.n; ++n) {
+      const float* g = dy + n * image + c * plane;
+      const float* p = x + n * image + c * plane;
+      float a = 0.0f, b = 0.0f;
+      for (size_t i = 0; i < plane; ++i) {
+        a += g[i];
+        b += g[i] * (p[i] - mean);
+      }
+      sum_dy += a;
+      sum_dy_xhat += b;
+    }
+    sum_dy_xhat *= invstd;
+    dbeta[c] += float(sum_dy);
+    dgamma[c] += float(sum_dy_xhat);
+    const float k = float(gamma[c] * invstd / m);
+    const float fsum_dy = float(sum_dy), fsum_dy_xhat = float(sum_dy_xhat);
+    const float fm = float(m);
+    for (int n = 0; n < d.n; ++n) {
+      const float* g = dy + n * image + c * plane;
+      const float* p = x + n * image + c * plane;
+      float* q = dx + n * image + c * plane;
+      for (size_t i = 0; i < plane; ++i) {
+        const float xhat = (p[i] - mean) * invstd;
+        q[i] = k * (fm * g[i] - fsum_dy - xhat * fsum_dy_xhat);
+      }
+    }
+  }
+}
+
+}  // namespace stfpm

@@ -1,0 +1,162 @@
+// CPU backend: convolution as im2col + sgemm, one image per thread.
+//
+// For one image, lowering x (C, H, W) to columns (C*R*S, OH*OW) turns the convolution into matrix products:
+//   forward          y (K, P)      = w (K, CRS) * col (CRS, P)              P = OH*OW
+//   backward data    dcol (CRS, P) = w^T * dy (K, P), then col2im adds dcol back onto dx
+//   backward filter  dw (K, CRS)  += dy (K, P) * col^T
+#include <cblas.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "cpu/cpu_backend.h"
+
+namespace stfpm {
+namespace {
+
+bool is_pointwise(const ConvGeometry& g) { return g.r == 1 && g.s == 1 && g.stride == 1 && g.pad == 0; }
+
+// The output columns j in [first, last) whose input column j*stride - pad + offset lies inside [0, size).
+void valid_range(int out_size, int size, int stride, int pad, int offset, int* first, int* last) {
+  int lo = pad - offset;  // need j*stride >= lo
+  *first = lo <= 0 ? 0 : (lo + stride - 1) / stride;
+  int hi = size - 1 + pad - offset;  // need j*stride <= hi
+  *last = hi < 0 ? 0 : std::min(out_size, hi / stride + 1);
+  if (*last < *first) *last = *first;
+}
+
+// col (C*R*S, OH*OW) <- x (C, H, W), zero where the window hangs over the padding.
+void im2col(float* col, const float* x, const ConvGeometry& g) {
+  const int oh = g.out_h(), ow = g.out_w();
+  for (int c = 0; c < g.c; ++c) {
+    const float* plane = x + size_t(c) * g.h * g.w;
+    for (int r = 0; r < g.r; ++r) {
+      for (int s = 0; s < g.s; ++s) {
+        float* row = col + ((size_t(c) * g.r + r) * g.s + s) * oh * ow;
+        int j0, j1;
+        valid_range(ow, g.w, g.stride, g.pad, s, &j0, &j1);
+        for (int i = 0; i < oh; ++i) {
+          float* out = row + size_t(i) * ow;
+          const int ih = i * g.stride - g.pad + r;
+          if (ih < 0 || ih >= g.h) {
+            std::fill(out, out + ow, 0.0f);
+            continue;
+          }
+          const float* in = plane + size_t(ih) * g.w - g.pad + s;  // in[j*stride] is column j's input
+          std::fill(out, out + j0, 0.0f);
+          if (g.stride == 1) {
+            std::memcpy(out + j0, in + j0, sizeof(float) * size_t(j1 - j0));
+          } else {
+            for (int j = j0; j < j1; ++j) out[j] = in[j * g.stride];
+          }
+          std::fill(out + j1, out + ow, 0.0f);
+        }
+      }
+    }
+  }
+}
+
+// dx (C, H, W) += the columns of dcol (C*R*S, OH*OW) scattered back to where im2col read them.
+void col2im_add(float* dx, const float* col, const ConvGeometry& g) {
+  const int oh = g.out_h(), ow = g.out_w();
+  for (int c = 0; c < g.c; ++c) {
+    float* plane = dx + size_t(c) * g.h * g.w;
+    for (int r = 0; r < g.r; ++r) {
+      for (int s = 0; s < g.s; ++s) {
+        const float* row = col + ((size_t(c) * g.r + r) * g.s + s) * oh * ow;
+        int j0, j1;
+        valid_range(ow, g.w, g.stride, g.pad, s, &j0, &j1);
+        for (int i = 0; i < oh; ++i) {
+          const int ih = i * g.stride - g.pad + r;
+          if (ih < 0 || ih >= g.h) continue;
+          const float* in = row + size_t(i) * ow;
+          float* out = plane + size_t(ih) * g.w - g.pad + s;
+          for (int j = j0; j < j1; ++j) out[j * g.stride] += in[j];
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+CpuBackend::ConvScratch& CpuBackend::scratch(int thread, const ConvGeometry& g) {
+  ConvScratch& sc = scratch_.at(size_t(thread));
+  const size_t columns = is_pointwise(g) ? 0 : size_t(g.c) * g.r * g.s * g.out_h() * g.out_w();
+  // prepare_conv() sizes these before the first step; growing here only serves direct callers (tests).
+  if (sc.columns.size() < columns) sc.columns.resize(columns);
+  if (sc.filter_grad.size() < g.weight_count()) sc.filter_grad.resize(g.weight_count());
+  return sc;
+}
+
+void CpuBackend::prepare_conv(const ConvGeometry& g) {
+  for (int t = 0; t < threads_; ++t) scratch(t, g);
+}
+
+void CpuBackend::conv_forward(float* y, const float* x, const float* w, const ConvGeometry& g) {
+  const int P = g.out_h() * g.out_w(), CRS = g.c * g.r * g.s;
+  const size_t x_image = size_t(g.c) * g.h * g.w, y_image = size_t(g.k) * P;
+#pragma omp parallel for schedule(static) if (g.n > 1)
+  for (int n = 0; n < g.n; ++n) {
+    const float* col = x + n * x_image;
+    if (!is_pointwise(g)) {
+      float* lowered = scratch(omp_get_thread_num(), g).columns.data();
+      im2col(lowered, x + n * x_image, g);
+      col = lowered;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g.k, P, CRS, 1.0f, w, CRS, col, P, 0.0f,
+                y + n * y_image, P);
+  }
+}
+
+void CpuBackend::conv_backward_data(float* dx, const float* dy, const float* w, const ConvGeometry& g) {
+  const int P = g.out_h() * g.out_w(), CRS = g.c * g.r * g.s;
+  const size_t x_image = size_t(g.c) * g.h * g.w, y_image = size_t(g.k) * P;
+#pragma omp parallel for schedule(static) if (g.n > 1)
+  for (int n = 0; n < g.n; ++n) {
+    if (is_pointwise(g)) {
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, CRS, P, g.k, 1.0f, w, CRS, dy + n * y_image, P, 0.0f,
+                  dx + n * x_image, P);
+      continue;
+    }
+    float* dcol = scratch(omp_get_thread_num(), g).columns.data();
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, CRS, P, g.k, 1.0f, w, CRS, dy + n * y_image, P, 0.0f,
+                dcol, P);
+    std::fill(dx + n * x_image, dx + (n + 1) * x_image, 0.0f);
+    col2im_add(dx + n * x_image, dcol, g);
+  }
+}
+
+void CpuBackend::conv_backward_filter(float* dw, const float* dy, const float* x, const ConvGeometry& g) {
+  const int P = g.out_h() * g.out_w(), CRS = g.c * g.r * g.s;
+  const size_t x_image = size_t(g.c) * g.h * g.w, y_image = size_t(g.k) * P;
+  const int workers = std::min(threads_, g.n);
+  // Each thread sums its images into a private accumulator; the accumulators are then added to dw in thread
+  // order, so the result does not depend on timing.
+#pragma omp parallel num_threads(workers)
+  {
+    const int t = omp_get_thread_num();
+    ConvScratch& sc = scratch(t, g);
+    float* acc = sc.filter_grad.data();
+    std::fill(acc, acc + g.weight_count(), 0.0f);
+#pragma omp for schedule(static)
+    for (int n = 0; n < g.n; ++n) {
+      const float* col = x + n * x_image;
+      if (!is_pointwise(g)) {
+        im2col(sc.columns.data(), x + n * x_image, g);
+        col = sc.columns.data();
+      }
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g.k, CRS, P, 1.0f, dy + n * y_image, P, col, P, 1.0f,
+                  acc, CRS);
+    }
+  }
+  const size_t count = g.weight_count();
+  for (int t = 0; t < workers; ++t) {
+    const float* acc = scratch_[size_t(t)].filter_grad.data();
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < count; ++i) dw[i] += acc[i];
+  }
+}
+
+}  // namespace stfpm

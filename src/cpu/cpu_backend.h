@@ -1,0 +1,74 @@
+// The CPU backend: plain, readable loops parallelized with OpenMP, and convolution as im2col + OpenBLAS sgemm.
+// It is the oracle the CUDA backend is tested against, so clarity comes before cleverness; accumulations that
+// span many values (BatchNorm statistics, the loss) use double.
+//
+// Parallelism: convolutions split the batch across threads (each thread lowers its own images and calls a
+// single-threaded sgemm); with a batch of one, sgemm itself uses the threads. Other ops split channels or rows.
+#pragma once
+
+#include <vector>
+
+#include "backend.h"
+
+namespace stfpm {
+
+class CpuBackend final : public Backend {
+ public:
+  explicit CpuBackend(const BackendOptions& options = {});
+
+  DeviceKind kind() const override { return DeviceKind::cpu; }
+  std::string describe() const override;
+  int threads() const { return threads_; }
+
+  float* allocate(size_t count) override;
+  void release(float* p) override;
+  void upload(float* dst, const float* host_src, size_t count) override;
+  void download(float* host_dst, const float* src, size_t count) override;
+  void copy(float* dst, const float* src, size_t count) override;
+  void fill(float* dst, float value, size_t count) override;
+  void synchronize() override {}
+
+  void prepare_conv(const ConvGeometry& g) override;
+  void conv_forward(float* y, const float* x, const float* w, const ConvGeometry& g) override;
+  void conv_backward_data(float* dx, const float* dy, const float* w, const ConvGeometry& g) override;
+  void conv_backward_filter(float* dw, const float* dy, const float* x, const ConvGeometry& g) override;
+
+  void batchnorm_forward_train(float* y, float* save_mean, float* save_invstd, float* running_mean,
+                               float* running_var, const float* x, const float* gamma, const float* beta,
+                               const Dims& d, float momentum, float eps) override;
+  void batchnorm_forward_eval(float* y, const float* x, const float* gamma, const float* beta,
+                              const float* running_mean, const float* running_var, const Dims& d,
+                              float eps) override;
+  void batchnorm_backward(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
+                          const float* save_mean, const float* save_invstd, const float* gamma,
+                          const Dims& d) override;
+
+  void relu_forward(float* y, const float* x, size_t count) override;
+  void relu_backward(float* dx, const float* dy, const float* y, size_t count) override;
+  void add(float* y, const float* a, const float* b, size_t count) override;
+
+  void maxpool_forward(float* y, const float* x, const PoolGeometry& g) override;
+  void maxpool_backward(float* dx, const float* dy, const float* y, const float* x,
+                        const PoolGeometry& g) override;
+
+  void pyramid_loss(float* loss, float* grad_s, const FeaturePair& f, float alpha) override;
+  void anomaly_map(float* map, float* level_maps, const std::vector<FeaturePair>& levels, int out_h,
+                   int out_w) override;
+
+  void sgd_step(float* params, float* momentum_buf, const float* grads, size_t count, float lr, float momentum,
+                float weight_decay, bool first_step) override;
+
+ private:
+  // Per-thread scratch for convolutions: one lowered-column matrix and one private filter-gradient
+  // accumulator each, sized by prepare_conv() for the largest geometry (grown there, never in an op).
+  struct ConvScratch {
+    std::vector<float> columns;
+    std::vector<float> filter_grad;
+  };
+  ConvScratch& scratch(int thread, const ConvGeometry& g);
+
+  int threads_;
+  std::vector<ConvScratch> scratch_;
+};
+
+}  // namespace stfpm

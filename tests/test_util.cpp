@@ -1,0 +1,71 @@
+#include "test_util.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+
+namespace stfpm::test {
+
+std::string fixture_path(const std::string& name) { return std::string(STFPM_TEST_DATA_DIR) + "/" + name; }
+
+std::string shared_dir() {
+  if (const char* env = std::getenv("STFPM_SHARED")) return env;
+  return std::string(STFPM_SOURCE_DIR) + "/../shared";
+}
+
+bool path_exists(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0;
+}
+
+bool skip(const std::string& reason) {
+  std::fprintf(stderr, "SKIPPED: %s\n", reason.c_str());
+  if (const char* code = std::getenv("STFPM_TEST_SKIP_CODE")) std::exit(std::atoi(code));
+  return true;
+}
+
+bool all_close(const std::string& name, const std::vector<float>& actual, const std::vector<float>& expected,
+               double abs_tol, double rel_tol) {
+  if (actual.size() != expected.size()) {
+    std::fprintf(stderr, "%s: %zu values, expected %zu\n", name.c_str(), actual.size(), expected.size());
+    return false;
+  }
+  size_t bad = 0, worst = 0;
+  double worst_excess = -1.0;
+  for (size_t i = 0; i < actual.size(); ++i) {
+    double err = std::fabs(double(actual[i]) - double(expected[i]));
+    double tol = abs_tol + rel_tol * std::fabs(double(expected[i]));
+    if (!(err <= tol)) {
+      if (bad < 5)
+        std::fprintf(stderr, "%s[%zu]: got %.8g expected %.8g (err %.3g, tol %.3g)\n", name.c_str(), i, actual[i],
+                     expected[i], err, tol);
+      ++bad;
+      double excess = std::isnan(err) ? INFINITY : err / tol;
+      if (excess > worst_excess) worst_excess = excess, worst = i;
+    }
+  }
+  if (bad)
+    std::fprintf(stderr, "%s: %zu of %zu values out of tolerance; worst [%zu]: got %.8g expected %.8g\n",
+                 name.c_str(), bad, actual.size(), worst, actual[worst], expected[worst]);
+  return bad == 0;
+}
+
+double max_abs(const std::vector<float>& v) {
+  double m = 0.0;
+  for (float x : v) m = std::max(m, double(std::fabs(x)));
+  return m;
+}
+
+std::vector<float> random_vector(size_t n, uint64_t seed, float lo, float hi) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<float> dist(lo, hi);
+  std::vector<float> v(n);
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
+}  // namespace stfpm::test

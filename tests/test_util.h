@@ -1,0 +1,34 @@
+// Shared test helpers: where fixtures and ../shared live, skipping, and NaN-safe tensor comparison.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace stfpm::test {
+
+std::string fixture_path(const std::string& name);  // tests/data/<name>
+// The shared data folder: $STFPM_SHARED if set, else <source>/../shared.
+std::string shared_dir();
+bool path_exists(const std::string& path);
+
+// Reports a test as skipped. Under ctest (STFPM_TEST_SKIP_CODE set) the process exits with that code, which ctest
+// shows as "Skipped"; when the binary runs by hand it prints a warning and returns true so the test returns.
+bool skip(const std::string& reason);
+#define STFPM_SKIP_UNLESS(cond, reason) \
+  do {                                  \
+    if (!(cond)) {                      \
+      ::stfpm::test::skip(reason);      \
+      return;                           \
+    }                                   \
+  } while (0)
+
+// Element i passes when |actual - expected| <= abs_tol + rel_tol * |expected| (NaN never passes). On failure it
+// prints the first mismatches and the worst one, with the tensor's name. Returns whether all passed.
+bool all_close(const std::string& name, const std::vector<float>& actual, const std::vector<float>& expected,
+               double abs_tol, double rel_tol);
+double max_abs(const std::vector<float>& v);
+// Deterministic uniform values in [lo, hi).
+std::vector<float> random_vector(size_t n, uint64_t seed, float lo = -1.0f, float hi = 1.0f);
+
+}  // namespace stfpm::test
