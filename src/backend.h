@@ -74,6 +74,8 @@ class Backend {
   virtual void copy(float* dst, const float* src, size_t count) = 0;
   virtual void fill(float* dst, float value, size_t count) = 0;
   virtual void synchronize() = 0;
+  // Bytes the backend could still allocate, for "try a smaller batch" hints; 0 when unknown.
+  virtual size_t free_memory() const { return 0; }
 
   // ---- planning -----------------------------------------------------------------------------------------
   // Called once for every convolution geometry (at the largest batch) before the first step, so the backend can

@@ -181,21 +181,23 @@ std::string H5Reader::attr_string(const std::string& name) const {
   Handle a{H5Aopen(file_, name.c_str(), H5P_DEFAULT), H5Aclose};
   Handle type{H5Aget_type(a.id), H5Tclose};
   if (H5Tget_class(type.id) != H5T_STRING) fail(path_, "attribute '" + name + "' is not a string");
+  // The memory type takes the file's character set (h5py writes UTF-8) and, for fixed-length strings, one more
+  // byte than stored so a string filling its whole size keeps its last character next to the terminating NUL.
+  Handle mem{H5Tcopy(H5T_C_S1), H5Tclose};
+  H5Tset_cset(mem.id, H5Tget_cset(type.id));
   if (H5Tis_variable_str(type.id) > 0) {
     char* s = nullptr;
-    Handle mem{H5Tcopy(H5T_C_S1), H5Tclose};
     H5Tset_size(mem.id, H5T_VARIABLE);
     if (H5Aread(a.id, mem.id, &s) < 0) fail(path_, "cannot read attribute '" + name + "'");
     std::string out = s ? s : "";
     H5free_memory(s);
     return out;
   }
-  size_t size = H5Tget_size(type.id);
-  std::string out(size, '\0');
-  Handle mem{H5Tcopy(H5T_C_S1), H5Tclose};
-  H5Tset_size(mem.id, size);
+  const size_t size = H5Tget_size(type.id);
+  std::string out(size + 1, '\0');
+  H5Tset_size(mem.id, size + 1);
   if (H5Aread(a.id, mem.id, &out[0]) < 0) fail(path_, "cannot read attribute '" + name + "'");
-  out.resize(out.find('\0') == std::string::npos ? size : out.find('\0'));
+  out.resize(out.find('\0'));
   return out;
 }
 

@@ -78,3 +78,11 @@ TEST_CASE("hdf5: an uncommitted writer leaves nothing behind", "[hdf5]") {
   CHECK_FALSE(test::path_exists(path));
   CHECK_FALSE(test::path_exists(path + ".tmp"));
 }
+
+TEST_CASE("hdf5: text attributes written by h5py (variable-length UTF-8, fixed-length) read back whole", "[hdf5]") {
+  // Made by h5py (tests/data/README.md): 'vlen_utf8' as h5py writes str, 'fixed_exact' as np.bytes_ of exactly
+  // its length, with no room for a terminating NUL.
+  H5Reader in(test::fixture_path("h5py_strings.h5"));
+  CHECK(in.attr_string("vlen_utf8") == "ImageNet résumé");
+  CHECK(in.attr_string("fixed_exact") == "1.13.0a0");
+}

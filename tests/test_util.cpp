@@ -48,6 +48,15 @@ bool all_close(const std::string& name, const std::vector<float>& actual, const 
       if (excess > worst_excess) worst_excess = excess, worst = i;
     }
   }
+  if (std::getenv("STFPM_TEST_VERBOSE")) {
+    double worst_err = 0, scale = 0;
+    for (size_t i = 0; i < actual.size(); ++i) {
+      worst_err = std::max(worst_err, std::fabs(double(actual[i]) - double(expected[i])));
+      scale = std::max(scale, std::fabs(double(expected[i])));
+    }
+    std::fprintf(stderr, "%s: max abs error %.3g = %.3g of max |expected| (allowed %.3g)\n", name.c_str(),
+                 worst_err, scale > 0 ? worst_err / scale : 0.0, scale > 0 ? abs_tol / scale : abs_tol);
+  }
   if (bad)
     std::fprintf(stderr, "%s: %zu of %zu values out of tolerance; worst [%zu]: got %.8g expected %.8g\n",
                  name.c_str(), bad, actual.size(), worst, actual[worst], expected[worst]);

@@ -1,0 +1,236 @@
+// Level 1: every CPU op against a direct implementation of its definition (forward) and against central finite
+// differences of a random weighted sum of its output (backward).
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <vector>
+
+#include "cpu/cpu_backend.h"
+#include "gradcheck.h"
+#include "test_util.h"
+
+using namespace stfpm;
+using test::check_gradient;
+using test::random_vector;
+using test::weighted_sum;
+
+namespace {
+
+// y[n,k,i,j] = sum_{c,r,s} x[n,c,i*stride-pad+r, j*stride-pad+s] * w[k,c,r,s], in double.
+std::vector<float> direct_conv(const std::vector<float>& x, const std::vector<float>& w, const ConvGeometry& g) {
+  const int oh = g.out_h(), ow = g.out_w();
+  std::vector<float> y(g.out_dims().count());
+  for (int n = 0; n < g.n; ++n)
+    for (int k = 0; k < g.k; ++k)
+      for (int i = 0; i < oh; ++i)
+        for (int j = 0; j < ow; ++j) {
+          double acc = 0.0;
+          for (int c = 0; c < g.c; ++c)
+            for (int r = 0; r < g.r; ++r)
+              for (int s = 0; s < g.s; ++s) {
+                const int h = i * g.stride - g.pad + r, v = j * g.stride - g.pad + s;
+                if (h < 0 || h >= g.h || v < 0 || v >= g.w) continue;
+                acc += double(x[((size_t(n) * g.c + c) * g.h + h) * g.w + v]) *
+                       double(w[((size_t(k) * g.c + c) * g.r + r) * g.s + s]);
+              }
+          y[((size_t(n) * g.k + k) * oh + i) * ow + j] = float(acc);
+        }
+  return y;
+}
+
+ConvGeometry conv(int n, int c, int h, int w, int k, int kernel, int stride, int pad) {
+  return ConvGeometry{n, c, h, w, k, kernel, kernel, stride, pad};
+}
+
+}  // namespace
+
+TEST_CASE("cpu conv: forward equals the direct sum, backward equals finite differences", "[cpu][conv]") {
+  CpuBackend cpu;
+  const std::vector<ConvGeometry> shapes = {
+      conv(2, 3, 9, 7, 4, 3, 1, 1),    // 3x3/1, odd sizes
+      conv(3, 2, 11, 10, 5, 7, 2, 3),  // the stem: 7x7/2 pad 3
+      conv(2, 4, 8, 9, 3, 1, 2, 0),    // downsample: 1x1/2
+      conv(1, 3, 7, 7, 2, 3, 2, 1),    // 3x3/2, batch 1
+      conv(2, 5, 4, 6, 3, 1, 1, 0),    // pointwise (no lowering)
+      conv(3, 2, 1, 1, 2, 3, 1, 1),    // 1x1 spatial, all padding
+  };
+  uint64_t seed = 1;
+  for (const ConvGeometry& g : shapes) {
+    INFO("conv " << g.n << "x" << g.c << "x" << g.h << "x" << g.w << " k" << g.k << " " << g.r << "x" << g.s
+                 << "/" << g.stride << " pad " << g.pad);
+    std::vector<float> x = random_vector(g.in_dims().count(), seed++);
+    std::vector<float> w = random_vector(g.weight_count(), seed++);
+    const std::vector<float> r = random_vector(g.out_dims().count(), seed++);
+    std::vector<float> y(g.out_dims().count());
+    cpu.conv_forward(y.data(), x.data(), w.data(), g);
+    CHECK(test::all_close("y", y, direct_conv(x, w, g), 1e-5, 1e-5));
+
+    auto objective = [&] {
+      cpu.conv_forward(y.data(), x.data(), w.data(), g);
+      return weighted_sum(y, r);
+    };
+    // The objective is linear in x and w, so central differences are exact up to float rounding of the
+    // outputs (~1e-6 here): a 1e-3 tolerance is tight.
+    test::GradCheck opts;
+    opts.tolerance = 1e-3;
+    std::vector<float> dx(x.size(), 7.0f);  // overwritten, whatever it held
+    cpu.conv_backward_data(dx.data(), r.data(), w.data(), g);
+    CHECK(check_gradient("dx", x, dx, objective, opts));
+
+    std::vector<float> dw(w.size(), 0.5f);  // accumulated onto 0.5
+    cpu.conv_backward_filter(dw.data(), r.data(), x.data(), g);
+    for (float& v : dw) v -= 0.5f;
+    CHECK(check_gradient("dw", w, dw, objective, opts));
+  }
+}
+
+TEST_CASE("cpu batchnorm: train forward, running statistics, backward", "[cpu][batchnorm]") {
+  CpuBackend cpu;
+  const Dims d{2, 3, 4, 5};
+  const size_t m = size_t(d.n) * d.plane();
+  std::vector<float> x = random_vector(d.count(), 11, -2.0f, 3.0f);
+  std::vector<float> gamma = random_vector(3, 12, 0.5f, 1.5f), beta = random_vector(3, 13);
+  std::vector<float> y(d.count()), mean(3), invstd(3);
+  std::vector<float> running_mean = {0.1f, -0.2f, 0.3f}, running_var = {1.0f, 2.0f, 0.5f};
+  const std::vector<float> rm0 = running_mean, rv0 = running_var;
+  cpu.batchnorm_forward_train(y.data(), mean.data(), invstd.data(), running_mean.data(), running_var.data(),
+                              x.data(), gamma.data(), beta.data(), d, 0.1f, 1e-5f);
+  for (int c = 0; c < d.c; ++c) {
+    double s = 0.0, sq = 0.0;
+    for (int n = 0; n < d.n; ++n)
+      for (size_t p = 0; p < d.plane(); ++p) s += x[(size_t(n) * d.c + c) * d.plane() + p];
+    const double mu = s / double(m);
+    for (int n = 0; n < d.n; ++n)
+      for (size_t p = 0; p < d.plane(); ++p) {
+        const double v = x[(size_t(n) * d.c + c) * d.plane() + p] - mu;
+        sq += v * v;
+      }
+    const double var = sq / double(m);
+    CHECK(mean[size_t(c)] == Approx(mu).epsilon(1e-6));
+    CHECK(invstd[size_t(c)] == Approx(1.0 / std::sqrt(var + 1e-5)).epsilon(1e-6));
+    CHECK(running_mean[size_t(c)] == Approx(0.9 * rm0[size_t(c)] + 0.1 * mu).epsilon(1e-6));
+    CHECK(running_var[size_t(c)] == Approx(0.9 * rv0[size_t(c)] + 0.1 * var * double(m) / double(m - 1)).epsilon(1e-6));
+    for (int n = 0; n < d.n; ++n)
+      for (size_t p = 0; p < d.plane(); ++p) {
+        const size_t i = (size_t(n) * d.c + c) * d.plane() + p;
+        CHECK(y[i] == Approx((x[i] - mu) / std::sqrt(var + 1e-5) * gamma[size_t(c)] + beta[size_t(c)]).margin(1e-5));
+      }
+  }
+
+  const std::vector<float> r = random_vector(d.count(), 14);
+  auto objective = [&] {
+    std::vector<float> rm(3), rv(3), sm(3), si(3);
+    cpu.batchnorm_forward_train(y.data(), sm.data(), si.data(), rm.data(), rv.data(), x.data(), gamma.data(),
+                                beta.data(), d, 0.1f, 1e-5f);
+    return weighted_sum(y, r);
+  };
+  objective();  // refresh the saved statistics for x
+  cpu.batchnorm_forward_train(y.data(), mean.data(), invstd.data(), running_mean.data(), running_var.data(),
+                              x.data(), gamma.data(), beta.data(), d, 0.1f, 1e-5f);
+  std::vector<float> dx(d.count(), 3.0f), dgamma(3, 0.25f), dbeta(3, -0.5f);
+  cpu.batchnorm_backward(dx.data(), dgamma.data(), dbeta.data(), r.data(), x.data(), mean.data(), invstd.data(),
+                         gamma.data(), d);
+  for (float& v : dgamma) v -= 0.25f;
+  for (float& v : dbeta) v += 0.5f;
+  test::GradCheck opts;
+  opts.step = 1e-3f;
+  CHECK(check_gradient("dx", x, dx, objective, opts));
+  CHECK(check_gradient("dgamma", gamma, dgamma, objective, opts));
+  CHECK(check_gradient("dbeta", beta, dbeta, objective, opts));
+}
+
+TEST_CASE("cpu batchnorm: eval forward uses the running statistics", "[cpu][batchnorm]") {
+  CpuBackend cpu;
+  const Dims d{2, 2, 3, 3};
+  const std::vector<float> x = random_vector(d.count(), 21);
+  const std::vector<float> gamma = {1.5f, -0.5f}, beta = {0.1f, 0.2f}, mean = {0.3f, -0.1f}, var = {2.0f, 0.25f};
+  std::vector<float> y(d.count());
+  cpu.batchnorm_forward_eval(y.data(), x.data(), gamma.data(), beta.data(), mean.data(), var.data(), d, 1e-5f);
+  for (size_t i = 0; i < y.size(); ++i) {
+    const size_t c = (i / d.plane()) % 2;
+    CHECK(y[i] == Approx((x[i] - mean[c]) / std::sqrt(var[c] + 1e-5) * gamma[c] + beta[c]).margin(1e-6));
+  }
+}
+
+TEST_CASE("cpu relu and add: values and gradients", "[cpu][elementwise]") {
+  CpuBackend cpu;
+  std::vector<float> x = random_vector(200, 31);
+  const std::vector<float> r = random_vector(200, 32);
+  std::vector<float> y(200);
+  cpu.relu_forward(y.data(), x.data(), y.size());
+  for (size_t i = 0; i < y.size(); ++i) CHECK(y[i] == (x[i] > 0 ? x[i] : 0.0f));
+  auto objective = [&] {
+    cpu.relu_forward(y.data(), x.data(), y.size());
+    return weighted_sum(y, r);
+  };
+  objective();
+  std::vector<float> dx(200);
+  cpu.relu_backward(dx.data(), r.data(), y.data(), dx.size());
+  const test::GradCheck opts;
+  CHECK(check_gradient("relu dx", x, dx, objective, opts,
+                       [&](size_t i) { return std::fabs(x[i]) < 2 * opts.step; }));  // the kink
+
+  std::vector<float> a = random_vector(50, 33), b = random_vector(50, 34), sum(50);
+  cpu.add(sum.data(), a.data(), b.data(), 50);
+  for (size_t i = 0; i < 50; ++i) CHECK(sum[i] == a[i] + b[i]);
+  cpu.add(a.data(), a.data(), b.data(), 50);  // in place
+  CHECK(a == sum);
+}
+
+TEST_CASE("cpu maxpool 3x3/2 pad 1: forward and backward", "[cpu][pool]") {
+  CpuBackend cpu;
+  for (const PoolGeometry& g : {PoolGeometry{2, 3, 9, 8, 3, 2, 1}, PoolGeometry{1, 2, 4, 4, 3, 2, 1},
+                                PoolGeometry{1, 1, 1, 1, 3, 2, 1}}) {
+    // Distinct values 0.05 apart: a +-0.01 perturbation never reorders a window, so no kink is crossed.
+    std::vector<float> x(g.in_dims().count());
+    for (size_t i = 0; i < x.size(); ++i) x[i] = 0.05f * float((i * 7919) % x.size()) - 1.0f;
+    std::vector<float> y(g.out_dims().count());
+    cpu.maxpool_forward(y.data(), x.data(), g);
+    for (int nc = 0; nc < g.n * g.c; ++nc)
+      for (int i = 0; i < g.out_h(); ++i)
+        for (int j = 0; j < g.out_w(); ++j) {
+          float best = -INFINITY;
+          for (int h = i * 2 - 1; h <= i * 2 + 1; ++h)
+            for (int w = j * 2 - 1; w <= j * 2 + 1; ++w)
+              if (h >= 0 && h < g.h && w >= 0 && w < g.w) best = std::max(best, x[(size_t(nc) * g.h + h) * g.w + w]);
+          CHECK(y[(size_t(nc) * g.out_h() + i) * g.out_w() + j] == best);
+        }
+    const std::vector<float> r = random_vector(y.size(), 41);
+    auto objective = [&] {
+      cpu.maxpool_forward(y.data(), x.data(), g);
+      return weighted_sum(y, r);
+    };
+    objective();
+    std::vector<float> dx(x.size(), 9.0f);
+    cpu.maxpool_backward(dx.data(), r.data(), y.data(), x.data(), g);
+    CHECK(check_gradient("maxpool dx", x, dx, objective));
+  }
+}
+
+TEST_CASE("cpu maxpool: ties route the gradient to the first maximum", "[cpu][pool]") {
+  CpuBackend cpu;
+  const PoolGeometry g{1, 1, 2, 2, 3, 2, 1};  // one window covering the whole 2x2 input
+  const std::vector<float> x = {0.0f, 1.0f, 1.0f, 0.5f}, dy = {2.0f};
+  std::vector<float> y(1), dx(4);
+  cpu.maxpool_forward(y.data(), x.data(), g);
+  cpu.maxpool_backward(dx.data(), dy.data(), y.data(), x.data(), g);
+  CHECK(y[0] == 1.0f);
+  CHECK(dx == std::vector<float>{0.0f, 2.0f, 0.0f, 0.0f});
+}
+
+TEST_CASE("cpu sgd: PyTorch's momentum and weight decay", "[cpu][sgd]") {
+  CpuBackend cpu;
+  std::vector<float> p = {1.0f, -2.0f}, buf = {5.0f, 5.0f};
+  const std::vector<float> g = {0.5f, 0.25f};
+  cpu.sgd_step(p.data(), buf.data(), g.data(), 2, 0.4f, 0.9f, 1e-4f, true);  // buf = g + wd*p
+  const double b0 = 0.5 + 1e-4 * 1.0, b1 = 0.25 + 1e-4 * -2.0;
+  CHECK(buf[0] == Approx(b0));
+  CHECK(buf[1] == Approx(b1));
+  CHECK(p[0] == Approx(1.0 - 0.4 * b0));
+  CHECK(p[1] == Approx(-2.0 - 0.4 * b1));
+  const double p0 = p[0];
+  cpu.sgd_step(p.data(), buf.data(), g.data(), 2, 0.4f, 0.9f, 1e-4f, false);
+  const double nb0 = 0.9 * b0 + 0.5 + 1e-4 * p0;
+  CHECK(buf[0] == Approx(nb0));
+  CHECK(p[0] == Approx(p0 - 0.4 * nb0));
+}
