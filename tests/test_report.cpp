@@ -1,0 +1,287 @@
+// Report writers: JSON, CSV, the JET colormap, heatmap blending, outlines and result images.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "heatmap.h"
+#include "image_io.h"
+#include "json_writer.h"
+#include "report.h"
+
+using namespace stfpm;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string temp_dir(const std::string& name) {
+  const std::string dir = "/tmp/stfpm_test_report_" + name;
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// A path whose parent folder cannot exist: a regular file is in the way (root can write anywhere, so permissions
+// cannot be used to make a folder unwritable in tests).
+std::string blocked_path(const std::string& dir, const std::string& leaf) {
+  std::ofstream(dir + "/blocker") << "x";
+  return dir + "/blocker/sub/" + leaf;
+}
+
+}  // namespace
+
+TEST_CASE("json: pretty printing, insertion order, escaping, NaN/Inf as null", "[report][json]") {
+  Json doc = Json::object();
+  doc.set("category", "bottle").set("pixel_auroc", 0.986).set("image_auroc", NAN);
+  doc.set("n_images", 83).set("big", int64_t(9007199254740993)).set("strict", true);
+  doc.set("text", std::string("a\"b\\c\nd\te\x01"));
+  doc.set("curve", Json::array({0.0, 0.5, INFINITY, -1e-7}));
+  Json levels = Json::array();
+  levels.push(Json::object().set("name", "layer1")).push(Json()).push(Json::array());
+  doc.set("levels", levels);
+  doc.set("category", "carpet");  // replaces in place, keeps the first position
+
+  const std::string expected =
+      "{\n"
+      "  \"category\": \"carpet\",\n"
+      "  \"pixel_auroc\": 0.986,\n"
+      "  \"image_auroc\": null,\n"
+      "  \"n_images\": 83,\n"
+      "  \"big\": 9007199254740993,\n"
+      "  \"strict\": true,\n"
+      "  \"text\": \"a\\\"b\\\\c\\nd\\te\\u0001\",\n"
+      "  \"curve\": [0, 0.5, null, -1e-07],\n"
+      "  \"levels\": [\n"
+      "    {\n"
+      "      \"name\": \"layer1\"\n"
+      "    },\n"
+      "    null,\n"
+      "    []\n"
+      "  ]\n"
+      "}";
+  CHECK(doc.dump() == expected);
+  CHECK(doc.dump(0) ==
+        "{\"category\":\"carpet\",\"pixel_auroc\":0.986,\"image_auroc\":null,\"n_images\":83,"
+        "\"big\":9007199254740993,\"strict\":true,\"text\":\"a\\\"b\\\\c\\nd\\te\\u0001\","
+        "\"curve\":[0,0.5,null,-1e-07],\"levels\":[{\"name\":\"layer1\"},null,[]]}");
+  REQUIRE(doc.find("n_images"));
+  CHECK(doc.find("n_images")->type() == Json::Type::integer);
+  CHECK(doc.find("missing") == nullptr);
+  CHECK(doc.size() == 9);
+  // Shortest round-trip text, never more digits than needed, and doubles that really need 17 digits keep them.
+  CHECK(json_number(0.1) == "0.1");
+  CHECK(json_number(1.0 / 3.0) == "0.3333333333333333");
+  CHECK(std::stod(json_number(0.9863423456789012)) == 0.9863423456789012);
+  CHECK(json_number(-INFINITY) == "null");
+  CHECK(Json(0.1f).dump() == "0.1");  // a float prints as the float it is, not as its double expansion
+  CHECK(Json(double(0.1f)).dump() == "0.10000000149011612");
+  CHECK(Json(float(NAN)).dump() == "null");
+  CHECK_THROWS_AS(Json(1).push(2), std::logic_error);
+  CHECK_THROWS_AS(Json::array().set("k", 1), std::logic_error);
+}
+
+TEST_CASE("json: written atomically; unwritable folder names the path", "[report][json][bad-input]") {
+  const std::string dir = temp_dir("json");
+  Json doc = Json::object().set("x", 1.5);
+  write_json_file(dir + "/metrics.json", doc);
+  CHECK(slurp(dir + "/metrics.json") == "{\n  \"x\": 1.5\n}\n");
+  CHECK_FALSE(fs::exists(dir + "/metrics.json.tmp"));
+  CHECK_THROWS_WITH(write_json_file(dir + "/missing/metrics.json", doc),
+                    Catch::Contains("cannot write " + dir + "/missing/metrics.json"));
+  const std::string blocked = blocked_path(dir, "metrics.json");
+  CHECK_THROWS_WITH(create_parent_dirs(blocked), Catch::Contains(blocked) && Catch::Contains("cannot create folder"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("csv: per-image results with quoting", "[report][csv]") {
+  const std::string dir = temp_dir("csv");
+  CHECK(csv_field("plain") == "plain");
+  CHECK(csv_field("a,b") == "\"a,b\"");
+  CHECK(csv_field("say \"hi\"") == "\"say \"\"hi\"\"\"");
+  CHECK(csv_field("two\nlines") == "\"two\nlines\"");
+  CHECK(csv_float(0.1f) == "0.1");
+  CHECK(csv_float(NAN) == "nan");
+  CHECK(csv_float(-INFINITY) == "-inf");
+
+  const std::vector<ImageResult> rows = {{"data/bottle/test/good/000.png", "good", 0, 0.25f, false},
+                                         {"data/a,b/test/broken_large/001.png", "broken_large", 1, 1.5e-3f, true}};
+  write_image_results_csv(dir + "/scores.csv", rows);
+  CHECK(slurp(dir + "/scores.csv") ==
+        "path,defect_type,label,score,predicted\n"
+        "data/bottle/test/good/000.png,good,0,0.25,0\n"
+        "\"data/a,b/test/broken_large/001.png\",broken_large,1,0.0015,1\n");
+  CHECK_THROWS_AS(write_csv(dir + "/bad.csv", {"a", "b"}, {{"1"}}), std::invalid_argument);
+  CHECK_THROWS_WITH(write_image_results_csv(dir + "/nope/scores.csv", rows),
+                    Catch::Contains(dir + "/nope/scores.csv"));
+  CHECK(result_image_path("res", "bottle", "broken_small", "003") == "res/bottle/images/broken_small/003.png");
+  CHECK(file_stem("/d/test/broken_large/000.png") == "000");
+  CHECK(file_stem("archive.tar.gz") == "archive.tar");
+  fs::remove_all(dir);
+}
+
+TEST_CASE("jet: equals OpenCV's COLORMAP_JET table", "[report][heatmap]") {
+  // OpenCV samples the piecewise-linear jet at x = i/255 (r = min(4x - 1.5, 4.5 - 4x), g = min(4x - 0.5,
+  // 3.5 - 4x), b = min(4x + 0.5, 2.5 - 4x), clipped to [0, 1]) and rounds 255 * value half to even. In units of
+  // 1/255: r = 4i - 382.5 / 1147.5 - 4i, g = 4i - 127.5 / 892.5 - 4i, b = 4i + 127.5 / 637.5 - 4i. Exact halves
+  // such as 1.5 would round to 2, but OpenCV's float interpolation lands index 159's blue just below 1.5, so its
+  // table (cv2.applyColorMap, OpenCV 4.6, all 256 entries checked) has 1 there. Values in RGB order.
+  const auto& jet = jet_colormap();
+  auto channel = [](int i, double rise, double fall) {
+    return int(std::nearbyint(std::clamp(std::min(4.0 * i + rise, fall - 4.0 * i), 0.0, 255.0)));
+  };
+  for (int i = 0; i < 256; ++i) {
+    INFO("index " << i);
+    CHECK(int(jet[size_t(i)].r) == channel(i, -382.5, 1147.5));
+    CHECK(int(jet[size_t(i)].g) == channel(i, -127.5, 892.5));
+    CHECK(int(jet[size_t(i)].b) == (i == 159 ? 1 : channel(i, 127.5, 637.5)));
+  }
+  CHECK(jet[0] == Rgb8{0, 0, 128});  // dark blue
+  CHECK(jet[32] == Rgb8{0, 0, 255});
+  CHECK(jet[96] == Rgb8{2, 255, 254});
+  CHECK(jet[128] == Rgb8{130, 255, 126});  // the middle: green
+  CHECK(jet[159] == Rgb8{254, 255, 1});
+  CHECK(jet[160] == Rgb8{255, 252, 0});
+  CHECK(jet[224] == Rgb8{252, 0, 0});
+  CHECK(jet[255] == Rgb8{128, 0, 0});  // dark red
+}
+
+TEST_CASE("heat_index and shared_heat_range: clipping, truncation, percentiles", "[report][heatmap]") {
+  const HeatRange r{1.0f, 3.0f};
+  CHECK(heat_index(1.0f, r) == 0);
+  CHECK(heat_index(3.0f, r) == 255);
+  CHECK(heat_index(2.0f, r) == 127);  // 127.5 truncated, as np.uint8(255 * t)
+  CHECK(heat_index(2.99f, r) == 253);
+  CHECK(heat_index(-5.0f, r) == 0);
+  CHECK(heat_index(50.0f, r) == 255);
+  CHECK(heat_index(NAN, r) == 0);
+  CHECK_THROWS_AS(heat_index(1.0f, HeatRange{2.0f, 2.0f}), std::invalid_argument);
+
+  std::vector<float> v;
+  for (int i = 1000; i >= 0; --i) v.push_back(float(i));  // 0..1000, unsorted
+  v.push_back(NAN);                                         // ignored
+  CHECK(shared_heat_range(v.data(), v.size()).hi == Approx(999.0f).margin(1e-4));  // numpy: 999.0
+  CHECK(shared_heat_range(v.data(), v.size(), 99.95).hi == Approx(999.5f).margin(1e-4));
+  CHECK(shared_heat_range(v.data(), v.size(), 50.0).hi == Approx(500.0f).margin(1e-4));
+  CHECK(shared_heat_range(v.data(), v.size()).lo == 0.0f);
+  const std::vector<float> zeros(10, 0.0f);
+  CHECK(shared_heat_range(zeros.data(), zeros.size()).hi == 1.0f);
+  std::vector<float> sparse(10000, 0.0f);
+  sparse[7] = 4.0f;  // the 99.9th percentile is 0: fall back to the maximum
+  CHECK(shared_heat_range(sparse.data(), sparse.size()).hi == 4.0f);
+  CHECK_THROWS_AS(shared_heat_range(v.data(), v.size(), 101.0), std::invalid_argument);
+}
+
+TEST_CASE("blend and outlines on known pixels", "[report][heatmap]") {
+  Image8 a(2, 1, 3), b(2, 1, 3);
+  a.data = {255, 0, 128, 10, 20, 30};
+  b.data = {0, 0, 1, 128, 0, 0};
+  CHECK(blend_half(a, b).data == std::vector<uint8_t>({128, 0, 65, 69, 10, 15}));  // (a + b + 1) / 2
+  CHECK_THROWS_AS(blend_half(a, Image8(1, 1, 3)), std::invalid_argument);
+
+  // A 6x6 square at rows 2..7, columns 3..8 of a 10x10 mask.
+  const int w = 10, h = 10;
+  std::vector<uint8_t> mask(w * h, 0);
+  for (int y = 2; y <= 7; ++y)
+    for (int x = 3; x <= 8; ++x) mask[size_t(y * w + x)] = 1;
+  for (int t : {1, 2}) {
+    const std::vector<uint8_t> edge = region_outline(mask.data(), w, h, t);
+    for (int y = 0; y < h; ++y)
+      for (int x = 0; x < w; ++x) {
+        const bool inside = y >= 2 && y <= 7 && x >= 3 && x <= 8;
+        const bool deep = y >= 2 + t && y <= 7 - t && x >= 3 + t && x <= 8 - t;
+        INFO("thickness " << t << " pixel " << x << "," << y);
+        REQUIRE(bool(edge[size_t(y * w + x)]) == (inside && !deep));
+      }
+  }
+  // A band along the top border: the border closes the outline (rows 0 and 3, columns 0 and 9).
+  std::vector<uint8_t> band(w * h, 0);
+  std::fill(band.begin(), band.begin() + 4 * w, uint8_t(255));
+  const std::vector<uint8_t> edge = region_outline(band.data(), w, h, 1);
+  int count = 0;
+  for (uint8_t e : edge) count += e;
+  CHECK(count == 40 - 16);
+  CHECK(edge[0] == 1);
+  CHECK(edge[size_t(1 * w + 1)] == 0);
+  CHECK(edge[size_t(3 * w + 5)] == 1);
+  CHECK(edge[size_t(4 * w + 5)] == 0);
+}
+
+TEST_CASE("result image: panel layout, blending, outlines, PNG written with folders", "[report][heatmap]") {
+  const int s = 8, sep = 2;
+  Image8 img(s, s, 3);
+  for (size_t i = 0; i < img.data.size(); ++i) img.data[i] = uint8_t(i * 7 % 256);
+  std::vector<float> l1(s * s, 0.0f), l2(s * s, 0.5f), l3(s * s, 2.0f), combined(s * s, 0.0f);
+  std::vector<uint8_t> mask(s * s, 0);
+  for (int y = 1; y <= 4; ++y)
+    for (int x = 1; x <= 4; ++x) mask[size_t(y * s + x)] = 1;
+  combined[size_t(6 * s + 6)] = 1.0f;  // a one-pixel prediction far from the mask
+
+  ResultImageInput in;
+  in.image = &img;
+  in.level_maps = {l1.data(), l2.data(), l3.data()};
+  in.combined = combined.data();
+  in.mask = mask.data();
+  ResultImageStyle style;
+  style.level_ranges = {{0, 1}, {0, 1}, {0, 1}};
+  style.combined_range = {0, 1};
+  style.threshold = 0.5f;
+  style.outline_px = 1;
+  style.separator_px = sep;
+  const Image8 out = compose_result_image(in, style);
+  REQUIRE(out.width == 5 * s + 4 * sep);
+  REQUIRE(out.height == s);
+  REQUIRE(out.channels == 3);
+
+  auto px = [&](int panel, int x, int y) {
+    const uint8_t* p = out.row(y) + size_t(panel * (s + sep) + x) * 3;
+    return Rgb8{p[0], p[1], p[2]};
+  };
+  auto blended = [&](int x, int y, Rgb8 c) {
+    const uint8_t* q = img.row(y) + size_t(x) * 3;
+    return Rgb8{uint8_t((q[0] + c.r + 1) / 2), uint8_t((q[1] + c.g + 1) / 2), uint8_t((q[2] + c.b + 1) / 2)};
+  };
+  const auto& jet = jet_colormap();
+  CHECK(px(0, 3, 5) == Rgb8{img.row(5)[9], img.row(5)[10], img.row(5)[11]});  // the input, unchanged
+  CHECK(px(1, 3, 5) == blended(3, 5, jet[0]));                                 // level 1 at lo
+  CHECK(px(2, 3, 5) == blended(3, 5, jet[127]));                               // level 2 at the middle
+  CHECK(px(3, 3, 5) == blended(3, 5, jet[255]));                               // level 3 above hi
+  const uint8_t* bar = out.row(2) + size_t(s) * 3;                             // first separator
+  CHECK((bar[0] == 255 && bar[1] == 255 && bar[2] == 255));
+  CHECK(px(4, 1, 1) == kGroundTruthColour);  // mask corner
+  CHECK(px(4, 4, 2) == kGroundTruthColour);  // mask edge
+  CHECK(px(4, 2, 2) == blended(2, 2, jet[0]));  // mask interior: heat only
+  CHECK(px(4, 6, 6) == kPredictionColour);      // the predicted pixel
+  CHECK(px(4, 7, 7) == blended(7, 7, jet[0]));
+
+  style.threshold = NAN;  // no prediction outline: the predicted pixel shows its heat colour
+  const Image8 plain = compose_result_image(in, style);
+  const uint8_t* p66 = plain.row(6) + size_t(4 * (s + sep) + 6) * 3;
+  CHECK(Rgb8{p66[0], p66[1], p66[2]} == blended(6, 6, jet[255]));
+  style.level_ranges.pop_back();
+  CHECK_THROWS_AS(compose_result_image(in, style), std::invalid_argument);
+  style.level_ranges.push_back({0, 1});
+
+  const std::string dir = temp_dir("images");
+  const std::string path = result_image_path(dir, "bottle", "broken_large", "000");
+  style.threshold = 0.5f;
+  write_result_image(path, in, style);
+  const Image8 back = read_image_rgb(path);
+  CHECK(back.width == out.width);
+  CHECK(back.height == out.height);
+  CHECK(back.data == out.data);
+  const std::string blocked = blocked_path(dir, "x.png");
+  CHECK_THROWS_WITH(write_result_image(blocked, in, style), Catch::Contains(blocked));
+  fs::remove_all(dir);
+}
