@@ -130,8 +130,9 @@ class Backend {
                                   const Dims& d) = 0;
 
   // ---- elementwise --------------------------------------------------------------------------------------
-  virtual void relu_forward(float* y, const float* x, size_t count) = 0;  // y may alias x
-  // dx = dy where y > 0, else 0. dx may alias dy.
+  // y = x < 0 ? 0 : x (NaN passes, as in PyTorch). y may alias x.
+  virtual void relu_forward(float* y, const float* x, size_t count) = 0;
+  // dx = y <= 0 ? 0 : dy (NaN in y passes dy). dx may alias dy.
   virtual void relu_backward(float* dx, const float* dy, const float* y, size_t count) = 0;
   virtual void add(float* y, const float* a, const float* b, size_t count) = 0;  // y may alias a or b
 

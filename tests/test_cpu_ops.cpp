@@ -170,6 +170,18 @@ TEST_CASE("cpu relu and add: values and gradients", "[cpu][elementwise]") {
   CHECK(check_gradient("relu dx", x, dx, objective, opts,
                        [&](size_t i) { return std::fabs(x[i]) < 2 * opts.step; }));  // the kink
 
+  const std::vector<float> special = {NAN, -0.0f, -1.0f, 2.0f}, ones(4, 1.0f);
+  std::vector<float> ys(4), dxs(4);
+  cpu.relu_forward(ys.data(), special.data(), 4);
+  cpu.relu_backward(dxs.data(), ones.data(), ys.data(), 4);
+  CHECK(std::isnan(ys[0]));  // NaN propagates, as torch.relu does
+  CHECK(std::isnan(dxs[0]) == false);
+  CHECK(dxs[0] == 1.0f);     // threshold_backward passes the gradient where y is NaN
+  CHECK(ys[2] == 0.0f);
+  CHECK(dxs[2] == 0.0f);
+  CHECK(ys[3] == 2.0f);
+  CHECK(dxs[3] == 1.0f);
+
   std::vector<float> a = random_vector(50, 33), b = random_vector(50, 34), sum(50);
   cpu.add(sum.data(), a.data(), b.data(), 50);
   for (size_t i = 0; i < 50; ++i) CHECK(sum[i] == a[i] + b[i]);

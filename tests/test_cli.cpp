@@ -1,0 +1,128 @@
+// The `stfpm` command on bad input (DESIGN.md section 6): one clear line naming what is wrong, a non-zero exit
+// status, and nothing lost. Runs the built binary.
+#include <catch2/catch.hpp>
+
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "hdf5_io.h"
+#include "synthetic.h"
+#include "test_util.h"
+
+using namespace stfpm;
+
+namespace {
+
+struct Result {
+  int status;
+  std::string output;  // stdout and stderr
+};
+
+Result run(const std::string& args) {
+  const std::string cmd = std::string(STFPM_BINARY) + " " + args + " 2>&1";
+  Result r{-1, ""};
+  FILE* pipe = popen(cmd.c_str(), "r");
+  char buf[4096];
+  while (size_t n = std::fread(buf, 1, sizeof buf, pipe)) r.output.append(buf, n);
+  const int raw = pclose(pipe);
+  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  return r;
+}
+
+std::string teacher_file() { return test::shared_dir() + "/weights/resnet18_imagenet.h5"; }
+
+// A small synthetic dataset (64 px) and the common flags for it.
+std::string make_data(const std::string& root) {
+  std::system(("rm -rf " + root + " && mkdir -p " + root).c_str());
+  SyntheticOptions o;
+  o.size = 64;
+  o.train_count = 6;
+  o.test_good_count = 2;
+  o.per_defect_count = 2;
+  write_synthetic_dataset(root + "/data", o);
+  return "--data_dir " + root + "/data --category synthetic --size 64 --device cpu --teacher " + teacher_file() +
+         " --model_dir " + root + "/models --results_dir " + root + "/results";
+}
+
+}  // namespace
+
+TEST_CASE("cli: usage errors exit 2 with the offending flag", "[cli][bad-input]") {
+  Result r = run("train --epochz 3");
+  CHECK(r.status == 2);
+  CHECK_THAT(r.output, Catch::Contains("unknown option --epochz"));
+  r = run("train --epochs three");
+  CHECK(r.status == 2);
+  CHECK_THAT(r.output, Catch::Contains("--epochs: 'three' is not a valid number"));
+  r = run("frobnicate");
+  CHECK(r.status == 2);
+  CHECK_THAT(r.output, Catch::Contains("unknown command 'frobnicate'"));
+  r = run("--mode train --batch_size 0");
+  CHECK(r.status == 2);
+  CHECK_THAT(r.output, Catch::Contains("--batch_size must be at least 1"));
+  r = run("train --help");
+  CHECK(r.status == 0);
+  CHECK_THAT(r.output, Catch::Contains("--data_dir DIR") && Catch::Contains("--epochs N"));
+}
+
+TEST_CASE("cli: missing data, masks, teacher tensors and unwritable folders are named", "[cli][bad-input]") {
+  const std::string root = "/tmp/stfpm_cli_bad";
+  const std::string flags = make_data(root);
+  Result r = run("train --data_dir /nonexistent/mvtec --category bottle --device cpu --model_dir " + root + "/m");
+  CHECK(r.status == 1);
+  CHECK_THAT(r.output, Catch::Contains("/nonexistent/mvtec"));
+
+  // a folder that cannot be created (a regular file is in the way)
+  std::ofstream(root + "/blocker") << "x";
+  r = run("train " + flags + " --epochs 1 --model_dir " + root + "/blocker/models");
+  CHECK(r.status == 1);
+  CHECK_THAT(r.output, Catch::Contains(root + "/blocker"));
+
+  // a teacher file without one of its tensors
+  {
+    H5Writer out(root + "/bad_teacher.h5");
+    std::vector<float> w(64 * 3 * 7 * 7, 0.0f);
+    out.write("conv1.weight", Shape{64, 3, 7, 7}, w.data());
+    out.commit();
+  }
+  r = run("train " + flags + " --epochs 1 --teacher " + root + "/bad_teacher.h5");
+  CHECK(r.status == 1);
+  CHECK_THAT(r.output, Catch::Contains("bad_teacher.h5") && Catch::Contains("missing tensor 'bn1.weight'"));
+
+  // a defect image whose mask is missing: found before training, not after it
+  std::remove((root + "/data/synthetic/ground_truth/hole/001_mask.png").c_str());
+  r = run("train " + flags + " --epochs 1");
+  CHECK(r.status == 1);
+  CHECK_THAT(r.output, Catch::Contains("001_mask.png"));
+}
+
+TEST_CASE("cli: checkpoints from another configuration, resume without one, NaN loss", "[cli][bad-input]") {
+  STFPM_SKIP_UNLESS(test::path_exists(teacher_file()), "no teacher in ../shared/weights");
+  const std::string root = "/tmp/stfpm_cli_ckpt";
+  const std::string flags = make_data(root);
+  Result r = run("train " + flags + " --epochs 1 --resume");
+  CHECK(r.status == 1);
+  CHECK_THAT(r.output, Catch::Contains("no checkpoint to resume from"));
+
+  r = run("train " + flags + " --epochs 1 --no_images");
+  REQUIRE(r.status == 0);
+  r = run("test " + flags + " --size 96");
+  CHECK(r.status == 1);
+  CHECK_THAT(r.output, Catch::Contains("checkpoint from another configuration: --size is 96 here but 64"));
+  r = run("train " + flags + " --epochs 2 --resume --lr 0.1");
+  CHECK(r.status == 1);
+  CHECK_THAT(r.output, Catch::Contains("--lr is 0.1 here but 0.4"));
+
+  // A std this small turns the inputs into infinities: the first loss is NaN, training stops, and the checkpoint
+  // of the earlier run stays as it was.
+  const std::string checkpoint = root + "/models/synthetic/student.h5";
+  const std::vector<float> before = H5Reader(checkpoint).read_floats("conv1.weight");
+  r = run("train " + flags + " --epochs 1 --std 1e-40,1e-40,1e-40 --no_images");
+  CHECK(r.status == 1);
+  CHECK_THAT(r.output, Catch::Contains("the loss is") && Catch::Contains("training stopped"));
+  CHECK(H5Reader(checkpoint).read_floats("conv1.weight") == before);
+}

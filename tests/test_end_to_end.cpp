@@ -1,0 +1,125 @@
+// Level 4: the whole pipeline on the project's synthetic dataset with the real teacher, on the CPU: train a few
+// epochs, test, check the metrics and the reports; and --resume against an uninterrupted run.
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <string>
+
+#include "config.h"
+#include "cpu/cpu_backend.h"
+#include "hdf5_io.h"
+#include "stfpm.h"
+#include "synthetic.h"
+#include "test_util.h"
+
+using namespace stfpm;
+
+namespace {
+
+std::string teacher_file() { return test::shared_dir() + "/weights/resnet18_imagenet.h5"; }
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+double json_number(const std::string& json, const std::string& key) {
+  std::smatch m;
+  const std::regex re("\"" + key + "\": ([-0-9.eE]+)");
+  if (!std::regex_search(json, m, re)) return -1;
+  return std::stod(m[1]);
+}
+
+RunConfig synthetic_run(const std::string& root, int epochs) {
+  RunConfig c;
+  c.data_dir = root + "/data";
+  c.category = "synthetic";
+  c.model_dir = root + "/models";
+  c.results_dir = root + "/results";
+  c.teacher = teacher_file();
+  c.device = "cpu";
+  c.epochs = epochs;
+  c.size = 128;
+  return c;
+}
+
+void write_dataset(const std::string& root) {
+  SyntheticOptions options;  // 40 train, 8 good and 3 x 8 defective test images, 128 px
+  write_synthetic_dataset(root + "/data", options);
+}
+
+}  // namespace
+
+TEST_CASE("end to end: synthetic data, 3 epochs on the CPU, pixel ROC-AUC >= 0.9", "[e2e]") {
+  STFPM_SKIP_UNLESS(test::path_exists(teacher_file()), "no teacher in ../shared/weights");
+  const std::string root = "/tmp/stfpm_e2e";
+  std::system(("rm -rf " + root).c_str());
+  write_dataset(root);
+  const RunConfig config = synthetic_run(root, 3);
+  const TrainSummary summary = run_train(config);
+  CHECK(summary.epochs_run == 3);
+  CHECK(std::isfinite(summary.final_loss));
+  run_test(config, &summary);
+
+  const std::string metrics = read_text(root + "/results/synthetic/metrics.json");
+  INFO(metrics);
+  CHECK(json_number(metrics, "pixel_auroc") >= 0.9);
+  CHECK(json_number(metrics, "image_auroc") >= 0.9);
+  CHECK(json_number(metrics, "pixel_aupro") >= 0.7);
+  CHECK(metrics.find("\"mask_rule\": \"strict255\"") != std::string::npos);
+  CHECK(json_number(metrics, "epochs") == 3);
+  CHECK(test::path_exists(root + "/results/synthetic/scores.csv"));
+  CHECK(test::path_exists(root + "/results/synthetic/pro_curve.csv"));
+  CHECK(test::path_exists(root + "/results/synthetic/images/scratch/000.png"));
+  CHECK(test::path_exists(root + "/models/synthetic/thresholds.h5"));
+
+  // predict on two test images with the saved threshold: the defective one is flagged
+  RunConfig predict = config;
+  predict.images = root + "/list.txt";
+  std::ofstream(predict.images) << "data/synthetic/test/good/000.png\ndata/synthetic/test/hole/000.png\n";
+  run_predict(predict);
+  const std::string csv = read_text(root + "/results/synthetic/predict/predictions.csv");
+  INFO(csv);
+  CHECK(csv.find("hole/000.png") != std::string::npos);
+  CHECK(std::regex_search(csv, std::regex("hole/000.png,[^,]+,1")));
+  CHECK(test::path_exists(root + "/results/synthetic/predict/images/000_1.png"));
+}
+
+TEST_CASE("end to end: --resume after 1 epoch equals an uninterrupted 2-epoch run", "[e2e]") {
+  STFPM_SKIP_UNLESS(test::path_exists(teacher_file()), "no teacher in ../shared/weights");
+  const std::string root = "/tmp/stfpm_resume";
+  std::system(("rm -rf " + root).c_str());
+  write_dataset(root);
+  RunConfig straight = synthetic_run(root, 2);
+  straight.model_dir = root + "/straight";
+  straight.batch_size = 16;  // several steps per epoch, including a partial batch (40 = 16 + 16 + 8)
+  run_train(straight);
+
+  RunConfig first = straight;
+  first.model_dir = root + "/resumed";
+  first.epochs = 1;
+  run_train(first);
+  RunConfig second = first;
+  second.epochs = 2;
+  second.resume = true;
+  run_train(second);
+
+  const H5Reader a(straight.checkpoint_path()), b(second.checkpoint_path());
+  CHECK(a.attr_int("epoch") == 2);
+  CHECK(b.attr_int("epoch") == 2);
+  CHECK(a.attr_int("steps") == b.attr_int("steps"));
+  for (const char* name : {"conv1.weight", "layer1.0.bn1.running_var", "layer3.1.conv2.weight",
+                           "optimizer/momentum/layer2.0.downsample.0.weight"})
+    CHECK(a.read_floats(name) == b.read_floats(name));
+
+  RunConfig other = second;
+  other.batch_size = 8;
+  other.epochs = 3;
+  CHECK_THROWS_WITH(run_train(other), Catch::Contains("checkpoint from another configuration") &&
+                                          Catch::Contains("--batch_size is 8 here but 16"));
+}
