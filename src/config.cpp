@@ -114,6 +114,8 @@ const std::vector<Option>& options() {
        [](RunConfig& c, V) { c.resume = true; }},
       {{"checkpoint_every"}, "N", "train: save the checkpoint every N epochs (default 1)", "train",
        [](RunConfig& c, V v) { c.checkpoint_every = positive("checkpoint_every", v[0]); }},
+      {{"no_teacher_cache"}, nullptr, "train: run the teacher every step instead of caching its features once",
+       "train", [](RunConfig& c, V) { c.teacher_cache = false; }},
       {{"mask_rule"}, "RULE", "strict255 (reference: only 255 after resizing is a defect, default) or ge128",
        "train test evaluate", [](RunConfig& c, V v) { c.mask_rule = v[0]; }},
       {{"save_maps"}, nullptr, "also write float32 TIFF maps at the original image size (MVTec layout)",

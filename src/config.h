@@ -39,6 +39,7 @@ struct RunConfig {
   bool tf32 = false;         // CUDA: allow TF32 convolutions
   bool resume = false;       // train: continue from <model_dir>/<category>/student.h5
   int checkpoint_every = 1;  // train: epochs between checkpoints (the last epoch is always saved)
+  bool teacher_cache = true; // train: compute the teacher's features of the training images once
   std::string mask_rule = "strict255";
   bool save_maps = false;    // test/predict: float TIFF maps at the original image size
   bool save_images = true;   // test/predict: heatmap result images

@@ -39,9 +39,8 @@ ResNet18Trunk::ResNet18Trunk(Backend& backend) : backend_(backend) {
       in_c = out_c;
     }
   }
-  params_ = Buffer(backend_, param_count_);
+  params_ = Buffer(backend_, param_count_);  // zeros until init_student() or load()
   stats_ = Buffer(backend_, stats_count_);
-  init_student(0);
 }
 
 void ResNet18Trunk::add_conv_bn(const std::string& conv, const std::string& bn, int in_c, int out_c, int kernel,

@@ -48,6 +48,7 @@ class ResNet18Trunk {
   static constexpr float kBnMomentum = 0.1f;
   static constexpr float kBnEps = 1e-5f;
 
+  // Parameters and running statistics start at zero: call init_student() or load().
   explicit ResNet18Trunk(Backend& backend);
 
   // ---- tensors ------------------------------------------------------------------------------------------

@@ -72,8 +72,8 @@ std::vector<FeaturePair> StfpmModel::used_levels(const Features& t, const Featur
   return pairs;
 }
 
-float StfpmModel::train_step(const float* x, int n) {
-  const Features& t = teacher_out_ = teacher_.forward(x, n, false);
+float StfpmModel::train_step(const float* x, int n, const Features* teacher) {
+  const Features& t = teacher_out_ = teacher ? *teacher : teacher_.forward(x, n, false);
   const Features& s = student_out_ = student_.forward(x, n, true);
   backend_.fill(loss_.data(), 0.0f, 1);
   const std::vector<FeaturePair> pairs = used_levels(t, s);

@@ -42,8 +42,9 @@ class StfpmModel {
   void plan_training(int max_batch, int height, int width);
   void plan_inference(int max_batch, int height, int width);
 
-  // One SGD step on x (n, 3, H, W) in backend memory; returns the batch loss (before the update).
-  float train_step(const float* x, int n);
+  // One SGD step on x (n, 3, H, W) in backend memory; returns the batch loss (before the update). `teacher`, when
+  // given, holds the teacher's features of x (from a TeacherCache), which saves the teacher's forward pass.
+  float train_step(const float* x, int n, const Features* teacher = nullptr);
   // Anomaly maps of x with the student in eval mode: map (n, out_h, out_w) and, when not null, the per-level maps
   // (levels used, n, out_h, out_w), both in backend memory.
   void anomaly_maps(float* map, float* level_maps, const float* x, int n, int out_h, int out_w);

@@ -14,6 +14,7 @@
 #include "progress.h"
 #include "run_common.h"
 #include "stfpm.h"
+#include "teacher_cache.h"
 
 namespace stfpm {
 namespace {
@@ -27,6 +28,23 @@ std::vector<size_t> epoch_order(size_t n, unsigned long long seed, int epoch) {
   std::mt19937_64 rng(seed * 0x9E3779B97F4A7C15ull + uint64_t(epoch) + 1);
   for (size_t i = n; i > 1; --i) std::swap(order[i - 1], order[rng() % i]);
   return order;
+}
+
+// The teacher's features of all training images, when --no_teacher_cache is not given and they take at most half
+// of the backend's free memory (or 4 GiB when the backend cannot tell).
+std::unique_ptr<TeacherCache> make_teacher_cache(const RunConfig& config, StfpmModel& model, const float* images,
+                                                 int n, int batch, int size) {
+  if (!config.teacher_cache) return nullptr;
+  const size_t need = TeacherCache::bytes(model.teacher(), n, batch, size, size);
+  const size_t free = model.backend().free_memory();
+  if (free ? need > free / 2 : need > (size_t(4) << 30)) {
+    std::fprintf(stderr, "teacher features not cached: %zu MiB needed, %zu MiB free\n", need >> 20, free >> 20);
+    return nullptr;
+  }
+  Progress progress("caching teacher features", size_t(n));
+  auto cache = std::make_unique<TeacherCache>(model, images, n, batch, size, size);
+  progress.finish("(" + std::to_string(need >> 20) + " MiB)");
+  return cache;
 }
 
 bool file_exists(const std::string& path) {
@@ -80,6 +98,7 @@ TrainSummary run_train(const RunConfig& config) {
   model.plan_training(batch, images.size, images.size);
   Buffer data(*backend, n * image), x(*backend, size_t(batch) * image);
   data.upload(images.pixels);
+  std::unique_ptr<TeacherCache> cache = make_teacher_cache(config, model, data.data(), int(n), batch, images.size);
   std::fprintf(stderr, "training %s: %zu images, batch %d, %d epochs (lr %g, momentum %g, wd %g, seed %llu)\n",
                config.category.c_str(), n, batch, config.epochs - start_epoch, double(config.lr),
                double(config.momentum), double(config.weight_decay), config.seed);
@@ -95,7 +114,8 @@ TrainSummary run_train(const RunConfig& config) {
       for (int j = 0; j < count; ++j)
         backend->copy(x.data() + size_t(j) * image, data.data() + order[first + size_t(j)] * image, image);
       try {
-        loss_sum += model.train_step(x.data(), count);
+        const Features* teacher = cache ? &cache->gather(order.data() + first, count) : nullptr;
+        loss_sum += model.train_step(x.data(), count, teacher);
       } catch (const NonFiniteLoss& e) {
         throw std::runtime_error(std::string(e.what()) + " in epoch " + std::to_string(epoch + 1) +
                                  ": training stopped; " +

@@ -3,6 +3,7 @@
 
 #include <cblas.h>
 #include <omp.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -33,6 +34,11 @@ float* CpuBackend::allocate(size_t count) {
 }
 
 void CpuBackend::release(float* p) { std::free(p); }
+
+size_t CpuBackend::free_memory() const {
+  const long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  return pages > 0 && page > 0 ? size_t(pages) * size_t(page) : 0;
+}
 
 void CpuBackend::upload(float* dst, const float* host_src, size_t count) {
   std::memcpy(dst, host_src, count * sizeof(float));

@@ -27,6 +27,7 @@ class CpuBackend final : public Backend {
   void copy(float* dst, const float* src, size_t count) override;
   void fill(float* dst, float value, size_t count) override;
   void synchronize() override {}
+  size_t free_memory() const override;  // the host's available memory
 
   void prepare_conv(const ConvGeometry& g) override;
   void conv_forward(float* y, const float* x, const float* w, const ConvGeometry& g) override;
