@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# The GPU check, run on the GPU machine from the repository root, with .device/gpu_bundle.tar.xz carried along
+# (bench/prepare_gpu_bundle.sh makes it on a machine without a GPU). It unpacks the bundle, finds cuDNN and cuBLAS
+# (the CUDA toolkit's folders and the nvidia/*/lib folders of the Python site-packages), prints the GPU and the
+# library versions, then runs, each under a timeout and within an overall budget:
+#   the [cuda-host] and [gpu] tests, the per-kernel GPU benchmarks, and where present bench_train_step/bench_trunk
+#   on cuda, a short training run on bottle, and the PyTorch peer (tools/bench_torch_step.py)
+# and ends with a summary. Missing pieces are reported, not fatal. Rebuilding on the GPU machine is not attempted:
+# it lacks the -dev packages (HDF5, OpenBLAS, libtiff headers) the build needs.
+#
+#   bench/gpu_check.sh          (STFPM_GPU_CHECK_BUDGET=seconds, default 330; the log also goes to $OUT/gpu_check.log)
+set -u -o pipefail
+
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+cd "$REPO"
+BUNDLE=${STFPM_BUNDLE:-$REPO/.device/gpu_bundle.tar.xz}
+WORK=${STFPM_GPU_WORK:-/tmp/stfpm_gpu}
+BUDGET=${STFPM_GPU_CHECK_BUDGET:-330}
+START=$SECONDS
+if [ -n "${OUT:-}" ] && [ -d "${OUT:-}" ]; then exec > >(tee "$OUT/gpu_check.log") 2>&1; fi
+
+SUMMARY=()
+note() { SUMMARY+=("$1"); }
+
+# step NAME LIMIT CMD...: runs CMD under `timeout`, capped by what is left of the budget; its output is shown and
+# kept in $WORK/logs/NAME.log. Returns CMD's status (124 on timeout, 125 when the budget is spent).
+step() {
+  local name=$1 limit=$2
+  shift 2
+  local left=$((BUDGET - (SECONDS - START)))
+  if [ "$left" -lt 15 ]; then
+    echo "=== $name: skipped, the ${BUDGET}s budget is spent"
+    note "$name: NOT RUN (budget spent)"
+    return 125
+  fi
+  [ "$limit" -gt "$left" ] && limit=$left
+  echo
+  echo "=== $name (timeout ${limit}s)"
+  local t0=$SECONDS
+  timeout --kill-after=5 "$limit" "$@" 2>&1 | tee "$WORK/logs/$name.log"
+  local rc=${PIPESTATUS[0]}
+  echo "=== $name: exit status $rc after $((SECONDS - t0))s"
+  case $rc in 124 | 137) note "$name: TIMED OUT after ${limit}s" ;; esac
+  return "$rc"
+}
+
+echo "=== gpu_check: $(date -u +%Y-%m-%dT%H:%M:%SZ), repository $REPO"
+if [ ! -f "$BUNDLE" ]; then
+  echo "gpu_check: no bundle at $BUNDLE: run bench/prepare_gpu_bundle.sh first and carry .device" >&2
+  exit 1
+fi
+rm -rf "$WORK"
+mkdir -p "$WORK/logs"
+# Python's lzma stands in where the machine has no xz.
+if ! tar -C "$WORK" -xJf "$BUNDLE" 2>/dev/null; then
+  python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' "$BUNDLE" "$WORK" ||
+    { echo "gpu_check: cannot unpack $BUNDLE" >&2; exit 1; }
+fi
+BIN=$WORK/bundle/bin
+SHARED_DATA=$WORK/bundle/shared
+cat "$WORK/bundle/MANIFEST.txt"
+
+# ---- where cuDNN, cuBLAS and the driver are -------------------------------------------------------------------
+LIBDIRS=()
+add_dir() { [ -d "$1" ] && LIBDIRS+=("$1"); }
+for d in /usr/local/cuda/lib64 /usr/local/cuda/lib /usr/local/cuda/targets/x86_64-linux/lib \
+         /usr/local/nvidia/lib64 /usr/local/nvidia/lib; do
+  add_dir "$d"
+done
+for site in $(timeout 30 python3 -c 'import site; print("\n".join(site.getsitepackages() + [site.getusersitepackages()]))' 2>/dev/null); do
+  for d in "$site"/nvidia/*/lib "$site"/nvidia/*/lib64; do add_dir "$d"; done
+done
+find_lib() {  # prints the first folder of LIBDIRS holding $1
+  local d
+  for d in "${LIBDIRS[@]}"; do [ -e "$d/$1" ] && { echo "$d"; return 0; }; done
+  return 1
+}
+for lib in libcudnn.so.9 libcublas.so.13 libcublasLt.so.13; do
+  if ! find_lib "$lib" >/dev/null; then
+    found=$(timeout 30 find / -xdev -name "$lib" -not -path '/proc/*' 2>/dev/null | head -n 1)
+    if [ -n "$found" ]; then add_dir "$(dirname "$found")"; else note "$lib: NOT FOUND on this machine"; fi
+  fi
+done
+RUNTIME_PATH=$(IFS=:; echo "${LIBDIRS[*]}")
+# Only our binaries see the bundle's libraries: python3 and nvidia-smi keep their own.
+OUR_PATH="$WORK/bundle/lib:$RUNTIME_PATH"
+
+echo
+echo "=== GPU and libraries"
+timeout 20 nvidia-smi || note "nvidia-smi: failed"
+command -v nvcc >/dev/null && nvcc --version | tail -n 2
+for lib in libcudnn.so.9 libcublas.so.13 libcublasLt.so.13 libcuda.so.1; do
+  dir=$(find_lib "$lib") && echo "$lib -> $(readlink -f "$dir/$lib")"
+done
+echo "LD_LIBRARY_PATH for our binaries: $OUR_PATH"
+# A bundle built against a newer libstdc++ than this machine has: fall back to the bundled one.
+if LD_LIBRARY_PATH=$OUR_PATH "$BIN/stfpm_tests" --list-tags 2>&1 >/dev/null | grep -q "GLIBCXX\|CXXABI"; then
+  echo "the system libstdc++ is too old for the bundle: using the bundled copy"
+  OUR_PATH="$WORK/bundle/compat:$OUR_PATH"
+fi
+unresolved=$(LD_LIBRARY_PATH=$OUR_PATH ldd "$BIN/stfpm_tests" | grep "not found")
+[ -n "$unresolved" ] && { echo "unresolved libraries:"; echo "$unresolved"; note "libraries NOT FOUND: $(echo $unresolved)"; }
+# The tests locate their fixtures through the source path compiled in; make it resolve here when it does not.
+src=$(grep -a -o -m 1 '/[[:alnum:]_./-]*/tests/data' "$BIN/stfpm_tests" | head -n 1 | sed 's|/tests/data$||')
+if [ -n "$src" ] && [ ! -e "$src" ]; then mkdir -p "$(dirname "$src")" && ln -s "$REPO" "$src" && echo "linked $src -> $REPO"; fi
+
+OURS=(env LD_LIBRARY_PATH="$OUR_PATH" STFPM_SHARED="$SHARED_DATA")  # prefix of every command running our binaries
+catch_result() {  # the Catch2 totals line of a log
+  grep -E "^(All tests passed|test cases:)" "$WORK/logs/$1.log" | tail -n 1
+}
+
+# ---- tests ----------------------------------------------------------------------------------------------------
+step cuda_host_tests 60 "${OURS[@]}" "$BIN/stfpm_tests" "[cuda-host]"
+rc=$?
+note "[cuda-host] tests: $([ $rc -eq 0 ] && echo PASS || echo "FAIL (status $rc)") - $(catch_result cuda_host_tests)"
+# STFPM_TEST_SKIP_CODE makes a test that finds no GPU end the run with 77 instead of passing silently.
+step gpu_tests 240 "${OURS[@]}" STFPM_TEST_SKIP_CODE=77 "$BIN/stfpm_tests" "[gpu]" --durations yes
+rc=$?
+case $rc in
+  0) note "[gpu] tests: PASS - $(catch_result gpu_tests)" ;;
+  77) note "[gpu] tests: SKIPPED - the tests saw no usable GPU (see the log)" ;;
+  *) note "[gpu] tests: FAIL (status $rc) - $(catch_result gpu_tests)"
+     while read -r l; do note "    $l"; done < <(grep -E "FAILED|WRONG" "$WORK/logs/gpu_tests.log" | head -n 20) ;;
+esac
+
+# ---- kernel benchmarks -----------------------------------------------------------------------------------------
+step gpu_kernels 150 "${OURS[@]}" "$BIN/bench_gpu_kernels" all
+rc=$?
+note "kernel benchmarks: $([ $rc -eq 0 ] && echo PASS || echo "FAIL (status $rc)")"
+while read -r l; do note "    $l"; done < <(grep -E "^copy ceiling|^  target|^summary" "$WORK/logs/gpu_kernels.log")
+
+# ---- end to end, where the pieces exist ----------------------------------------------------------------------
+for bench in bench_train_step bench_trunk; do
+  if [ -x "$BIN/$bench" ]; then
+    step "$bench" 150 "${OURS[@]}" "$BIN/$bench" --device cuda --batch 32 --size 256
+    rc=$?
+    note "$bench --device cuda: $([ $rc -eq 0 ] && echo PASS || echo "FAIL (status $rc)") $(grep -m 1 '^{' "$WORK/logs/$bench.log")"
+  else
+    note "$bench: not in the bundle"
+  fi
+done
+if [ -x "$BIN/stfpm" ]; then
+  step train_bottle 200 "${OURS[@]}" "$BIN/stfpm" train --device cuda --data_dir "$SHARED_DATA/data/mvtec_ad_256" \
+    --category bottle --epochs 10 --teacher "$SHARED_DATA/weights/resnet18_imagenet.h5" \
+    --model_dir "$WORK/models" --results_dir "$WORK/results" --no_images
+  rc=$?
+  metrics=$(find "$WORK/results" -name metrics.json 2>/dev/null | head -n 1)
+  note "stfpm train bottle (10 epochs, cuda): $([ $rc -eq 0 ] && echo PASS || echo "FAIL (status $rc)")"
+  if [ -n "$metrics" ]; then
+    echo "--- $metrics"
+    cat "$metrics"
+    [ -n "${OUT:-}" ] && [ -d "${OUT:-}" ] && cp "$metrics" "$OUT/bottle_metrics.json"
+    note "    $(tr -d ' \n' <"$metrics" | cut -c 1-300)"
+  fi
+else
+  note "stfpm: not in the bundle"
+fi
+if [ -f tools/bench_torch_step.py ]; then
+  step torch_peer 150 python3 tools/bench_torch_step.py --device cuda --batch 32 --size 256
+  rc=$?
+  note "PyTorch peer: $([ $rc -eq 0 ] && echo PASS || echo "FAIL (status $rc)") $(grep -m 1 '^{' "$WORK/logs/torch_peer.log")"
+else
+  note "tools/bench_torch_step.py: not in the repository"
+fi
+
+echo
+echo "=== summary ($((SECONDS - START))s)"
+printf '%s\n' "${SUMMARY[@]}"
