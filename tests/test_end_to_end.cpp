@@ -60,7 +60,8 @@ TEST_CASE("end to end: synthetic data, 3 epochs on the CPU, pixel ROC-AUC >= 0.9
   const std::string root = "/tmp/stfpm_e2e";
   std::system(("rm -rf " + root).c_str());
   write_dataset(root);
-  const RunConfig config = synthetic_run(root, 3);
+  RunConfig config = synthetic_run(root, 3);
+  config.save_maps = true;
   const TrainSummary summary = run_train(config);
   CHECK(summary.epochs_run == 3);
   CHECK(std::isfinite(summary.final_loss));
@@ -77,6 +78,17 @@ TEST_CASE("end to end: synthetic data, 3 epochs on the CPU, pixel ROC-AUC >= 0.9
   CHECK(test::path_exists(root + "/results/synthetic/pro_curve.csv"));
   CHECK(test::path_exists(root + "/results/synthetic/images/scratch/000.png"));
   CHECK(test::path_exists(root + "/models/synthetic/thresholds.h5"));
+
+  // The TIFF maps, evaluated by `stfpm evaluate` at the original size (the model's size here), give the metrics of
+  // the test itself.
+  RunConfig evaluate = config;
+  evaluate.maps_dir = root + "/results/synthetic/maps";
+  CHECK(test::path_exists(evaluate.maps_dir + "/synthetic/test/hole/000.tiff"));
+  run_evaluate_maps(evaluate);
+  const std::string from_maps = read_text(root + "/results/synthetic/metrics_from_maps.json");
+  CHECK(json_number(from_maps, "pixel_auroc") == Approx(json_number(metrics, "pixel_auroc")).epsilon(1e-12));
+  CHECK(json_number(from_maps, "image_auroc") == Approx(json_number(metrics, "image_auroc")).epsilon(1e-12));
+  CHECK(json_number(from_maps, "pixel_aupro") == Approx(json_number(metrics, "pixel_aupro")).epsilon(1e-12));
 
   // predict on two test images with the saved threshold: the defective one is flagged
   RunConfig predict = config;
