@@ -36,9 +36,8 @@ Result run(const std::string& args) {
 
 std::string teacher_file() { return test::shared_dir() + "/weights/resnet18_imagenet.h5"; }
 
-// A small synthetic dataset (64 px) and the common flags for it.
+// A small synthetic dataset (64 px) under root and the common flags for it.
 std::string make_data(const std::string& root) {
-  std::system(("rm -rf " + root + " && mkdir -p " + root).c_str());
   SyntheticOptions o;
   o.size = 64;
   o.train_count = 6;
@@ -70,7 +69,8 @@ TEST_CASE("cli: usage errors exit 2 with the offending flag", "[cli][bad-input]"
 }
 
 TEST_CASE("cli: missing data, masks, teacher tensors and unwritable folders are named", "[cli][bad-input]") {
-  const std::string root = "/tmp/stfpm_cli_bad";
+  const test::TempDir tmp("cli_bad");
+  const std::string root = tmp.path.string();
   const std::string flags = make_data(root);
   Result r = run("train --data_dir /nonexistent/mvtec --category bottle --device cpu --model_dir " + root + "/m");
   CHECK(r.status == 1);
@@ -102,7 +102,8 @@ TEST_CASE("cli: missing data, masks, teacher tensors and unwritable folders are 
 
 TEST_CASE("cli: checkpoints from another configuration, resume without one, NaN loss", "[cli][bad-input]") {
   STFPM_SKIP_UNLESS(test::path_exists(teacher_file()), "no teacher in ../shared/weights");
-  const std::string root = "/tmp/stfpm_cli_ckpt";
+  const test::TempDir tmp("cli_checkpoint");
+  const std::string root = tmp.path.string();
   const std::string flags = make_data(root);
   Result r = run("train " + flags + " --epochs 1 --resume");
   CHECK(r.status == 1);

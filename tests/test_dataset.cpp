@@ -15,23 +15,10 @@
 #include "test_util.h"
 
 using namespace stfpm;
+using test::TempDir;
 namespace fs = std::filesystem;
 
 namespace {
-
-// A fresh folder under /tmp, unique per process (several build folders may run the tests at once), removed after.
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& name)
-      : path(fs::temp_directory_path() / ("stfpm_" + name + "_" + std::to_string(getpid()))) {
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 Image8 test_image(int w, int h, int c, int seed) {
   Image8 img(w, h, c);

@@ -2,7 +2,6 @@
 // epochs, test, check the metrics and the reports; and --resume against an uninterrupted run.
 #include <catch2/catch.hpp>
 
-#include <cstdlib>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -57,8 +56,8 @@ void write_dataset(const std::string& root) {
 
 TEST_CASE("end to end: synthetic data, 3 epochs on the CPU, pixel ROC-AUC >= 0.9", "[e2e]") {
   STFPM_SKIP_UNLESS(test::path_exists(teacher_file()), "no teacher in ../shared/weights");
-  const std::string root = "/tmp/stfpm_e2e";
-  std::system(("rm -rf " + root).c_str());
+  const test::TempDir tmp("e2e");
+  const std::string root = tmp.path.string();
   write_dataset(root);
   RunConfig config = synthetic_run(root, 3);
   config.save_maps = true;
@@ -104,8 +103,8 @@ TEST_CASE("end to end: synthetic data, 3 epochs on the CPU, pixel ROC-AUC >= 0.9
 
 TEST_CASE("end to end: --resume after 1 epoch equals an uninterrupted 2-epoch run", "[e2e]") {
   STFPM_SKIP_UNLESS(test::path_exists(teacher_file()), "no teacher in ../shared/weights");
-  const std::string root = "/tmp/stfpm_resume";
-  std::system(("rm -rf " + root).c_str());
+  const test::TempDir tmp("resume");
+  const std::string root = tmp.path.string();
   write_dataset(root);
   RunConfig straight = synthetic_run(root, 2);
   straight.model_dir = root + "/straight";

@@ -12,24 +12,10 @@
 #include "test_util.h"
 
 using namespace stfpm;
+using test::TempDir;
 namespace fs = std::filesystem;
 
 namespace {
-
-// A fresh folder under /tmp, unique per process (several build folders may run the tests at once), removed after.
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& name)
-      : path(fs::temp_directory_path() / ("stfpm_" + name + "_" + std::to_string(getpid()))) {
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
 
 std::vector<uint8_t> read_u8(const H5Reader& h5, const std::string& name, Shape* shape = nullptr) {
   const std::vector<int64_t> v = h5.read_ints(name, shape);

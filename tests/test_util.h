@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,17 @@ std::string fixture_path(const std::string& name);  // tests/data/<name>
 // The shared data folder: $STFPM_SHARED if set, else <source>/../shared.
 std::string shared_dir();
 bool path_exists(const std::string& path);
+
+// A fresh folder under /tmp, unique per process (several build folders may run the tests at once), removed when
+// the object goes.
+struct TempDir {
+  std::filesystem::path path;
+  explicit TempDir(const std::string& name);
+  ~TempDir();
+  std::string file(const std::string& name) const;  // path / name
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+};
 
 // Reports a test as skipped. Under ctest (STFPM_TEST_SKIP_CODE set) the process exits with that code, which ctest
 // shows as "Skipped"; when the binary runs by hand it prints a warning and returns true so the test returns.
