@@ -10,15 +10,11 @@
 #include <cstdio>
 
 #include "checkpoint.h"
-#include "hdf5_io.h"
-#include "heatmap.h"
 #include "json_writer.h"
 #include "metrics.h"
-#include "report.h"
 #include "run_common.h"
 #include "stfpm.h"
 #include "test_reports.h"
-#include "tiff_io.h"
 
 namespace stfpm {
 namespace {

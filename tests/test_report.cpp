@@ -13,18 +13,12 @@
 #include "image_io.h"
 #include "json_writer.h"
 #include "report.h"
+#include "test_util.h"
 
 using namespace stfpm;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string temp_dir(const std::string& name) {
-  const std::string dir = "/tmp/stfpm_test_report_" + name;
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
 
 std::string slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -93,7 +87,8 @@ TEST_CASE("json: pretty printing, insertion order, escaping, NaN/Inf as null", "
 }
 
 TEST_CASE("json: written atomically; unwritable folder names the path", "[report][json][bad-input]") {
-  const std::string dir = temp_dir("json");
+  const test::TempDir tmp("report_json");
+  const std::string dir = tmp.path.string();
   Json doc = Json::object().set("x", 1.5);
   write_json_file(dir + "/metrics.json", doc);
   CHECK(slurp(dir + "/metrics.json") == "{\n  \"x\": 1.5\n}\n");
@@ -102,11 +97,11 @@ TEST_CASE("json: written atomically; unwritable folder names the path", "[report
                     Catch::Contains("cannot write " + dir + "/missing/metrics.json"));
   const std::string blocked = blocked_path(dir, "metrics.json");
   CHECK_THROWS_WITH(create_parent_dirs(blocked), Catch::Contains(blocked) && Catch::Contains("cannot create folder"));
-  fs::remove_all(dir);
 }
 
 TEST_CASE("csv: per-image results with quoting", "[report][csv]") {
-  const std::string dir = temp_dir("csv");
+  const test::TempDir tmp("report_csv");
+  const std::string dir = tmp.path.string();
   CHECK(csv_field("plain") == "plain");
   CHECK(csv_field("a,b") == "\"a,b\"");
   CHECK(csv_field("say \"hi\"") == "\"say \"\"hi\"\"\"");
@@ -128,7 +123,6 @@ TEST_CASE("csv: per-image results with quoting", "[report][csv]") {
   CHECK(result_image_path("res", "bottle", "broken_small", "003") == "res/bottle/images/broken_small/003.png");
   CHECK(file_stem("/d/test/broken_large/000.png") == "000");
   CHECK(file_stem("archive.tar.gz") == "archive.tar");
-  fs::remove_all(dir);
 }
 
 TEST_CASE("jet: equals OpenCV's COLORMAP_JET table", "[report][heatmap]") {
@@ -273,7 +267,8 @@ TEST_CASE("result image: panel layout, blending, outlines, PNG written with fold
   CHECK_THROWS_AS(compose_result_image(in, style), std::invalid_argument);
   style.level_ranges.push_back({0, 1});
 
-  const std::string dir = temp_dir("images");
+  const test::TempDir tmp("report_images");
+  const std::string dir = tmp.path.string();
   const std::string path = result_image_path(dir, "bottle", "broken_large", "000");
   style.threshold = 0.5f;
   write_result_image(path, in, style);
@@ -283,5 +278,4 @@ TEST_CASE("result image: panel layout, blending, outlines, PNG written with fold
   CHECK(back.data == out.data);
   const std::string blocked = blocked_path(dir, "x.png");
   CHECK_THROWS_WITH(write_result_image(blocked, in, style), Catch::Contains(blocked));
-  fs::remove_all(dir);
 }

@@ -19,13 +19,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string temp_dir(const std::string& name) {
-  const std::string dir = "/tmp/stfpm_test_tiff_" + name;
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
-
 // Writes a TIFF with an arbitrary sample layout straight through libtiff, for the reader's error paths.
 void write_raw_tiff(const std::string& path, uint16_t channels, uint16_t bits, uint16_t format) {
   TIFF* t = TIFFOpen(path.c_str(), "w");
@@ -50,7 +43,8 @@ bool bitwise_equal(const std::vector<float>& a, const std::vector<float>& b) {
 }  // namespace
 
 TEST_CASE("tiff: float maps round-trip bit for bit, special values included", "[report][tiff]") {
-  const std::string dir = temp_dir("roundtrip");
+  const test::TempDir tmp("tiff_roundtrip");
+  const std::string dir = tmp.path.string();
   const int w = 7, h = 5;
   std::vector<float> data = test::random_vector(size_t(w * h), 11, -3.0f, 3.0f);
   data[0] = -0.0f;
@@ -66,11 +60,11 @@ TEST_CASE("tiff: float maps round-trip bit for bit, special values included", "[
   CHECK(bitwise_equal(back.data, data));
   // A rectangular map must not come back transposed: check one off-diagonal pixel by position.
   CHECK(back.data[size_t(1 * w + 6)] == data[size_t(1 * w + 6)]);
-  fs::remove_all(dir);
 }
 
 TEST_CASE("tiff: MVTec layout path, folders created, map resized to the original size", "[report][tiff]") {
-  const std::string dir = temp_dir("mvtec");
+  const test::TempDir tmp("tiff_mvtec");
+  const std::string dir = tmp.path.string();
   const std::string path = mvtec_tiff_path(dir, "bottle", "broken_large", "000");
   CHECK(path == dir + "/bottle/test/broken_large/000.tiff");
   const std::vector<float> map = {0.0f, 1.0f, 2.0f, 3.0f};  // 2x2
@@ -82,11 +76,11 @@ TEST_CASE("tiff: MVTec layout path, folders created, map resized to the original
   // Same size: written unchanged.
   write_anomaly_map_tiff(path, map.data(), 2, 2, 2, 2);
   CHECK(bitwise_equal(read_tiff_float(path).data, map));
-  fs::remove_all(dir);
 }
 
 TEST_CASE("tiff: clear errors name the file and what is wrong", "[report][tiff][bad-input]") {
-  const std::string dir = temp_dir("errors");
+  const test::TempDir tmp("tiff_errors");
+  const std::string dir = tmp.path.string();
   const std::vector<float> map(6, 1.0f);
 
   CHECK_THROWS_WITH(read_tiff_float(dir + "/missing.tiff"),
@@ -116,7 +110,6 @@ TEST_CASE("tiff: clear errors name the file and what is wrong", "[report][tiff][
   CHECK_THROWS_WITH(write_anomaly_map_tiff(dir + "/full.tiff/sub/x.tiff", map.data(), 3, 2, 3, 2),
                     Catch::Contains(dir + "/full.tiff/sub/x.tiff") && Catch::Contains("cannot create folder"));
   CHECK_THROWS_AS(write_tiff_float(dir + "/empty.tiff", map.data(), 0, 2), std::invalid_argument);
-  fs::remove_all(dir);
 }
 
 TEST_CASE("resize_map_bilinear: hand-computed align_corners=false cases", "[report][resize]") {
