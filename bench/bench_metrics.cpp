@@ -12,8 +12,8 @@
 #include <stdexcept>
 #include <vector>
 
-#include "hdf5_io.h"
-#include "metrics.h"
+#include "io/hdf5_io.h"
+#include "eval/metrics.h"
 
 using namespace stfpm;
 

@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "backend.h"
-#include "stfpm_model.h"
+#include "core/backend.h"
+#include "model/stfpm_model.h"
 
 namespace {
 

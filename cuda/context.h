@@ -15,7 +15,7 @@
 #include <cstddef>
 #include <string>
 
-#include "backend.h"
+#include "core/backend.h"
 
 namespace stfpm::gpu {
 

@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "backend.h"
+#include "core/backend.h"
 #include "context.h"
 
 namespace stfpm::gpu {

@@ -5,7 +5,7 @@
 
 #include <memory>
 
-#include "backend.h"
+#include "core/backend.h"
 #include "context.h"
 #include "conv_plans.h"
 

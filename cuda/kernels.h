@@ -8,7 +8,7 @@
 #include <cstddef>
 #include <vector>
 
-#include "backend.h"
+#include "core/backend.h"
 
 namespace stfpm::gpu {
 

@@ -10,8 +10,8 @@
 #include <sstream>
 #include <string>
 
-#include "hdf5_io.h"
-#include "synthetic.h"
+#include "io/hdf5_io.h"
+#include "data/synthetic.h"
 #include "test_util.h"
 
 using namespace stfpm;

@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "dataset.h"
-#include "image_io.h"
-#include "resize.h"
+#include "data/dataset.h"
+#include "data/image_io.h"
+#include "data/resize.h"
 #include "test_util.h"
 
 using namespace stfpm;

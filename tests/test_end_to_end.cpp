@@ -7,11 +7,11 @@
 #include <sstream>
 #include <string>
 
-#include "config.h"
+#include "cli/config.h"
 #include "cpu/cpu_backend.h"
-#include "hdf5_io.h"
-#include "stfpm.h"
-#include "synthetic.h"
+#include "io/hdf5_io.h"
+#include "api/stfpm.h"
+#include "data/synthetic.h"
 #include "test_util.h"
 
 using namespace stfpm;

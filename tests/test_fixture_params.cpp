@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "fixture_params.h"
-#include "hdf5_io.h"
+#include "io/hdf5_io.h"
 #include "test_util.h"
 
 using namespace stfpm;

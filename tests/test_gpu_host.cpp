@@ -7,7 +7,7 @@
 #include <limits>
 #include <string>
 
-#include "backend.h"
+#include "core/backend.h"
 #include "test_gpu_util.h"
 #include "test_util.h"
 #ifdef STFPM_WITH_CUDA

@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "backend.h"
-#include "resnet18.h"
-#include "stfpm_model.h"
+#include "core/backend.h"
+#include "model/resnet18.h"
+#include "model/stfpm_model.h"
 #include "test_gpu_util.h"
 #include "test_util.h"
 

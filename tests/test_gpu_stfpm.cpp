@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "backend.h"
+#include "core/backend.h"
 #include "test_gpu_util.h"
 #include "test_util.h"
 #ifdef STFPM_WITH_CUDA

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "backend.h"
-#include "tensor.h"
+#include "core/backend.h"
+#include "core/tensor.h"
 
 namespace stfpm::test {
 

@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <string>
 
-#include "hdf5_io.h"
+#include "io/hdf5_io.h"
 #include "test_util.h"
 
 using namespace stfpm;

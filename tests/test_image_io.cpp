@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "hdf5_io.h"
-#include "image_io.h"
+#include "io/hdf5_io.h"
+#include "data/image_io.h"
 #include "test_util.h"
 
 using namespace stfpm;

@@ -8,9 +8,9 @@
 #include <limits>
 #include <random>
 
-#include "hdf5_io.h"
-#include "metrics.h"
-#include "metrics_internal.h"
+#include "io/hdf5_io.h"
+#include "eval/metrics.h"
+#include "eval/metrics_internal.h"
 #include "test_util.h"
 
 using namespace stfpm;

@@ -17,8 +17,8 @@
 
 #include "cpu/cpu_backend.h"
 #include "fixture_params.h"
-#include "hdf5_io.h"
-#include "stfpm_model.h"
+#include "io/hdf5_io.h"
+#include "model/stfpm_model.h"
 #include "test_util.h"
 
 using namespace stfpm;

@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "heatmap.h"
-#include "image_io.h"
-#include "json_writer.h"
-#include "report.h"
+#include "io/heatmap.h"
+#include "data/image_io.h"
+#include "io/json_writer.h"
+#include "io/report.h"
 #include "test_util.h"
 
 using namespace stfpm;

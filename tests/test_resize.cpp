@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "hdf5_io.h"
-#include "resize.h"
+#include "io/hdf5_io.h"
+#include "data/resize.h"
 #include "test_util.h"
 
 using namespace stfpm;

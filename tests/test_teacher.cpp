@@ -8,10 +8,10 @@
 #include <vector>
 
 #include "cpu/cpu_backend.h"
-#include "dataset.h"
-#include "hdf5_io.h"
-#include "image_io.h"
-#include "resnet18.h"
+#include "data/dataset.h"
+#include "io/hdf5_io.h"
+#include "data/image_io.h"
+#include "model/resnet18.h"
 #include "test_util.h"
 
 using namespace stfpm;

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "test_util.h"
-#include "tiff_io.h"
+#include "io/tiff_io.h"
 
 using namespace stfpm;
 namespace fs = std::filesystem;

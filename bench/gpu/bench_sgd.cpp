@@ -5,7 +5,7 @@
 
 #include "bench_util.h"
 #include "kernels.h"
-#include "resnet18.h"
+#include "model/resnet18.h"
 
 namespace stfpm::bench {
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "backend.h"
+#include "core/backend.h"
 #include "cuda_backend_impl.h"
 
 namespace stfpm::bench {

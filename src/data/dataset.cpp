@@ -1,0 +1,225 @@
+#include "data/dataset.h"
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+
+#include "data/image_io.h"
+#include "data/resize.h"
+
+namespace fs = std::filesystem;
+
+namespace stfpm {
+
+namespace {
+
+[[noreturn]] void fail(const std::string& path, const std::string& what) {
+  throw std::runtime_error(path + ": " + what);
+}
+
+[[noreturn]] void fail_mask_size(const std::string& mask, int mask_w, int mask_h, const std::string& image, int w,
+                                 int h) {
+  fail(mask, "mask is " + std::to_string(mask_w) + "x" + std::to_string(mask_h) + " but its image " + image +
+                 " is " + std::to_string(w) + "x" + std::to_string(h));
+}
+
+const char* const kImageExtensions = ".png, .jpg, .jpeg, .bmp, .tga";
+
+bool is_image_name(const fs::path& p) {
+  const std::string name = p.filename().string();
+  if (name.empty() || name[0] == '.') return false;
+  std::string ext = p.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+  return ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".bmp" || ext == ".tga";
+}
+
+bool is_dir(const fs::path& p) {
+  std::error_code ec;
+  return fs::is_directory(p, ec);
+}
+
+void require_dir(const fs::path& p, const std::string& what) {
+  std::error_code ec;
+  if (!fs::exists(p, ec)) fail(p.string(), what + " not found");
+  if (!fs::is_directory(p, ec)) fail(p.string(), what + " is not a folder");
+}
+
+// Sorted by file name (byte order); std::filesystem's iteration order is unspecified.
+std::vector<fs::path> sorted_entries(const fs::path& folder, bool want_dirs) {
+  std::vector<fs::path> out;
+  std::error_code ec;
+  for (fs::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec)) {
+    const fs::path& p = it->path();
+    if (want_dirs ? is_dir(p) && p.filename().string()[0] != '.' : !is_dir(p) && is_image_name(p))
+      out.push_back(p);
+  }
+  if (ec) fail(folder.string(), "cannot list folder: " + ec.message());
+  std::sort(out.begin(), out.end(), [](const fs::path& a, const fs::path& b) {
+    return a.filename().string() < b.filename().string();
+  });
+  return out;
+}
+
+std::vector<fs::path> images_in(const fs::path& folder) {
+  std::vector<fs::path> files = sorted_entries(folder, false);
+  if (files.empty()) fail(folder.string(), std::string("no images (") + kImageExtensions + ")");
+  return files;
+}
+
+ImageRecord make_record(const fs::path& path, const std::string& defect_type) {
+  ImageRecord r;
+  r.path = path.string();
+  r.defect_type = defect_type;
+  r.stem = path.stem().string();
+  const ImageInfo info = probe_image(r.path);
+  r.width = info.width;
+  r.height = info.height;
+  return r;
+}
+
+std::string available_categories(const fs::path& data_dir) {
+  std::string names;
+  for (const fs::path& p : sorted_entries(data_dir, true))
+    names += (names.empty() ? "" : ", ") + p.filename().string();
+  return names.empty() ? "none" : names;
+}
+
+void add_mask(ImageRecord& r, const fs::path& category_dir) {
+  const fs::path mask = category_dir / "ground_truth" / r.defect_type / (r.stem + "_mask.png");
+  std::error_code ec;
+  if (!fs::is_regular_file(mask, ec)) fail(r.path, "defect image has no mask (expected " + mask.string() + ")");
+  const ImageInfo info = probe_image(mask.string());
+  if (info.width != r.width || info.height != r.height)
+    fail_mask_size(mask.string(), info.width, info.height, r.path, r.width, r.height);
+  r.mask_path = mask.string();
+}
+
+std::string trim(const std::string& s) {
+  const size_t b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string::npos) return "";
+  return s.substr(b, s.find_last_not_of(" \t\r\n") - b + 1);
+}
+
+std::vector<ImageRecord> read_list(const fs::path& list) {
+  std::ifstream in(list);
+  if (!in) fail(list.string(), "cannot read the image list");
+  std::vector<ImageRecord> records;
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    line = trim(line);
+    if (line.empty() || line[0] == '#') continue;
+    fs::path p(line);
+    if (p.is_relative()) p = list.parent_path() / p;
+    std::error_code ec;
+    if (!fs::is_regular_file(p, ec))
+      fail(list.string() + ":" + std::to_string(number), "listed image " + p.string() + " not found");
+    records.push_back(make_record(p, ""));
+  }
+  if (records.empty()) fail(list.string(), "the image list names no images");
+  return records;
+}
+
+}  // namespace
+
+std::vector<ImageRecord> scan_split(const std::string& data_dir, const std::string& category, Split split) {
+  require_dir(data_dir, "dataset folder");
+  const fs::path category_dir = fs::path(data_dir) / category;
+  std::error_code ec;
+  if (category.empty() || !fs::is_directory(category_dir, ec))
+    fail(category_dir.string(), "category folder not found (categories in " + data_dir + ": " +
+                                    available_categories(data_dir) + ")");
+  std::vector<ImageRecord> records;
+  if (split == Split::train) {
+    const fs::path good = category_dir / "train" / "good";
+    require_dir(good, "training folder");
+    for (const fs::path& p : images_in(good)) records.push_back(make_record(p, "good"));
+    return records;
+  }
+  const fs::path test = category_dir / "test";
+  require_dir(test, "test folder");
+  const std::vector<fs::path> types = sorted_entries(test, true);
+  if (types.empty()) fail(test.string(), "no defect-type folders (expected test/good, test/<defect_type>)");
+  for (const fs::path& type_dir : types) {
+    const std::string type = type_dir.filename().string();
+    for (const fs::path& p : images_in(type_dir)) {
+      ImageRecord r = make_record(p, type);
+      r.anomalous = type != "good";
+      if (r.anomalous) add_mask(r, category_dir);
+      records.push_back(std::move(r));
+    }
+  }
+  return records;
+}
+
+std::vector<ImageRecord> scan_images(const std::string& source) {
+  const fs::path p(source);
+  std::error_code ec;
+  if (!fs::exists(p, ec)) fail(source, "not found (expected a folder of images, an image or a list of paths)");
+  std::vector<ImageRecord> records;
+  if (fs::is_directory(p, ec)) {
+    for (const fs::path& f : images_in(p)) records.push_back(make_record(f, ""));
+    return records;
+  }
+  if (is_image_name(p)) return {make_record(p, "")};
+  return read_list(p);
+}
+
+void normalize_image(const uint8_t* rgb, int size, const Preprocess& preprocess, float* out) {
+  const size_t plane = size_t(size) * size_t(size);
+  for (int c = 0; c < 3; ++c) {
+    float* o = out + size_t(c) * plane;
+    for (size_t i = 0; i < plane; ++i)
+      o[i] = (float(rgb[i * 3 + size_t(c)]) / 255.0f - preprocess.mean[c]) / preprocess.std[c];
+  }
+}
+
+ImageSet load_images(const std::vector<ImageRecord>& records, const Preprocess& preprocess, bool with_masks,
+                     const ProgressFn& progress) {
+  const int s = preprocess.size;
+  if (s <= 0) throw std::invalid_argument("image size must be positive, got " + std::to_string(s));
+  for (int c = 0; c < 3; ++c)
+    if (!(preprocess.std[c] != 0.0f))
+      throw std::invalid_argument("normalization std[" + std::to_string(c) + "] must be non-zero");
+  ImageSet set;
+  set.records = records;
+  set.size = s;
+  const size_t n = records.size(), plane = set.plane();
+  set.pixels.resize(n * 3 * plane);
+  set.rgb.resize(n * 3 * plane);
+  if (with_masks) set.masks.assign(n * plane, 0);
+
+  // Exceptions cannot leave an OpenMP loop: each image keeps its own error, and the first one in order is thrown.
+  std::vector<std::string> errors(n);
+  size_t done = 0;
+#pragma omp parallel for schedule(dynamic)
+  for (long i = 0; i < long(n); ++i) {
+    const ImageRecord& r = records[size_t(i)];
+    try {
+      const Image8 original = read_image_rgb(r.path);
+      const Image8 img = resize_bilinear(original, s, s);
+      std::copy(img.data.begin(), img.data.end(), set.rgb.begin() + long(size_t(i) * 3 * plane));
+      normalize_image(img.data.data(), s, preprocess, &set.pixels[size_t(i) * 3 * plane]);
+      if (with_masks && r.anomalous) {
+        const Image8 mask = read_image_gray(r.mask_path);
+        if (mask.width != original.width || mask.height != original.height)
+          fail_mask_size(r.mask_path, mask.width, mask.height, r.path, original.width, original.height);
+        const Image8 m = resize_bilinear(mask, s, s);
+        std::copy(m.data.begin(), m.data.end(), set.masks.begin() + long(size_t(i) * plane));
+      }
+    } catch (const std::exception& e) {
+      errors[size_t(i)] = e.what();
+    }
+#pragma omp critical(stfpm_load_progress)
+    {
+      ++done;
+      if (progress) progress(done, n);
+    }
+  }
+  for (const std::string& e : errors)
+    if (!e.empty()) throw std::runtime_error(e);
+  return set;
+}
+
+}  // namespace stfpm

@@ -1,0 +1,101 @@
+#include "model/stfpm_model.h"
+
+#include <cmath>
+#include <set>
+#include <string>
+
+namespace stfpm {
+
+void StfpmOptions::validate() const {
+  if (layers.empty()) throw std::invalid_argument("--layers: at least one of 1, 2, 3");
+  std::set<int> seen;
+  for (int l : layers)
+    if (l < 1 || l > 3 || !seen.insert(l).second)
+      throw std::invalid_argument("--layers: " + std::to_string(l) + " is not a distinct layer among 1, 2, 3");
+  if (alphas.size() != layers.size())
+    throw std::invalid_argument("--alphas: " + std::to_string(alphas.size()) + " weights for " +
+                                std::to_string(layers.size()) + " layers");
+  for (float a : alphas)
+    if (!std::isfinite(a) || a < 0) throw std::invalid_argument("--alphas: weights must be finite and >= 0");
+  if (!(lr > 0) || !std::isfinite(lr)) throw std::invalid_argument("--lr must be a positive number");
+  if (!(momentum >= 0 && momentum < 1)) throw std::invalid_argument("--momentum must be in [0, 1)");
+  if (!(weight_decay >= 0) || !std::isfinite(weight_decay)) throw std::invalid_argument("--wd must be >= 0");
+}
+
+StfpmModel::StfpmModel(Backend& backend, StfpmOptions options)
+    : backend_(backend), options_(std::move(options)), teacher_(backend), student_(backend) {
+  options_.validate();
+  momentum_ = Buffer(backend_, student_.parameter_count());
+  loss_ = Buffer(backend_, 1);
+}
+
+void StfpmModel::plan_training(int max_batch, int height, int width) { plan(max_batch, height, width, true); }
+void StfpmModel::plan_inference(int max_batch, int height, int width) { plan(max_batch, height, width, false); }
+
+void StfpmModel::plan(int max_batch, int height, int width, bool train) {
+  const std::array<Dims, 3> levels = student_.feature_dims(1, height, width);
+  size_t grad_floats = 0;
+  for (const Dims& d : levels) grad_floats += d.count();
+  const size_t per_image = teacher_.bytes_per_image(height, width, false) +
+                           student_.bytes_per_image(height, width, train) + (train ? grad_floats * 4 : 0);
+  const size_t free = backend_.free_memory();
+  auto hint = [&] {
+    std::string s = "STFPM needs about " + std::to_string(per_image >> 20) + " MiB per image at " +
+                    std::to_string(height) + "x" + std::to_string(width) + " (" +
+                    std::to_string((per_image * size_t(max_batch)) >> 20) + " MiB for a batch of " +
+                    std::to_string(max_batch) + ")";
+    if (free) s += "; about " + std::to_string(free / per_image) + " images fit in the " +
+                   std::to_string(free >> 20) + " MiB free: try a smaller --batch_size";
+    return s;
+  };
+  if (free && per_image * size_t(max_batch) > free) throw std::runtime_error("not enough memory: " + hint());
+  try {
+    teacher_.plan(max_batch, height, width, false);
+    student_.plan(max_batch, height, width, train);
+    if (train) {
+      // Levels left out of the loss keep a zero gradient, so backward can add all three.
+      feature_grads_ = Buffer(backend_, grad_floats * size_t(max_batch));
+      float* p = feature_grads_.data();
+      for (size_t l = 0; l < levels.size(); ++l) {
+        level_grads_[l] = p;
+        p += levels[l].count() * size_t(max_batch);
+      }
+    }
+  } catch (const std::exception& e) {
+    throw std::runtime_error(std::string(e.what()) + "; " + hint());
+  }
+}
+
+std::vector<FeaturePair> StfpmModel::used_levels(const Features& t, const Features& s) const {
+  std::vector<FeaturePair> pairs;
+  for (int layer : options_.layers) pairs.push_back(t.pair(s, layer - 1));
+  return pairs;
+}
+
+float StfpmModel::train_step(const float* x, int n, const Features* teacher) {
+  const Features& t = teacher_out_ = teacher ? *teacher : teacher_.forward(x, n, false);
+  const Features& s = student_out_ = student_.forward(x, n, true);
+  backend_.fill(loss_.data(), 0.0f, 1);
+  const std::vector<FeaturePair> pairs = used_levels(t, s);
+  for (size_t i = 0; i < pairs.size(); ++i)
+    backend_.pyramid_loss(loss_.data(), level_grads_[size_t(options_.layers[i] - 1)], pairs[i], options_.alphas[i]);
+  student_.zero_grad();
+  student_.backward({level_grads_[0], level_grads_[1], level_grads_[2]});
+  // Read the loss after the backward pass is queued (no GPU stall in between) but before the update, so a
+  // non-finite loss leaves the parameters untouched.
+  float loss = 0.0f;
+  backend_.download(&loss, loss_.data(), 1);
+  if (!std::isfinite(loss)) throw NonFiniteLoss("the loss is " + std::to_string(loss) + " at step " + std::to_string(steps_ + 1));
+  backend_.sgd_step(student_.params(), momentum_.data(), student_.grads(), student_.parameter_count(), options_.lr,
+                    options_.momentum, options_.weight_decay, steps_ == 0);
+  ++steps_;
+  return loss;
+}
+
+void StfpmModel::anomaly_maps(float* map, float* level_maps, const float* x, int n, int out_h, int out_w) {
+  const Features& t = teacher_out_ = teacher_.forward(x, n, false);
+  const Features& s = student_out_ = student_.forward(x, n, false);
+  backend_.anomaly_map(map, level_maps, used_levels(t, s), out_h, out_w);
+}
+
+}  // namespace stfpm
