@@ -45,7 +45,7 @@ int main(int argc, char** argv) {
     std::unique_ptr<Backend> backend = make_backend(device, options);
     std::fprintf(stderr, "bench_train_step: %s, batch %d, %dx%d\n", backend->describe().c_str(), batch, size, size);
 
-    StfpmModel model(*backend, StfpmOptions{});
+    StfpmModel model(*backend, Recipe{});
     model.student().init_student(0);
     model.plan_training(batch, size, size);
     std::vector<float> host(size_t(batch) * 3 * size * size);

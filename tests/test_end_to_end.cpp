@@ -7,11 +7,10 @@
 #include <sstream>
 #include <string>
 
-#include "cli/config.h"
-#include "cpu/cpu_backend.h"
-#include "io/hdf5_io.h"
-#include "api/stfpm.h"
+#include <stfpm/stfpm.h>
+
 #include "data/synthetic.h"
+#include "io/hdf5_io.h"
 #include "test_util.h"
 
 using namespace stfpm;
@@ -34,18 +33,30 @@ double json_number(const std::string& json, const std::string& key) {
   return std::stod(m[1]);
 }
 
-RunConfig synthetic_run(const std::string& root, int epochs) {
-  RunConfig c;
+TrainConfig synthetic_run(const std::string& root, int epochs) {
+  TrainConfig c;
   c.data_dir = root + "/data";
   c.category = "synthetic";
   c.model_dir = root + "/models";
   c.results_dir = root + "/results";
-  c.teacher = teacher_file();
-  c.device = "cpu";
-  c.epochs = epochs;
-  c.size = 128;
+  c.runtime.teacher = teacher_file();
+  c.runtime.device = Device::cpu;
+  c.recipe.epochs = epochs;
+  c.recipe.size = 128;
   return c;
 }
+
+TestConfig test_of(const TrainConfig& t) {
+  TestConfig c;
+  c.data_dir = t.data_dir;
+  c.category = t.category;
+  c.model_dir = t.model_dir;
+  c.results_dir = t.results_dir;
+  c.runtime = t.runtime;
+  return c;
+}
+
+std::string checkpoint_of(const TrainConfig& t) { return t.model_dir + "/" + t.category + "/student.h5"; }
 
 void write_dataset(const std::string& root) {
   SyntheticOptions options;  // 40 train, 8 good and 3 x 8 defective test images, 128 px
@@ -59,12 +70,13 @@ TEST_CASE("end to end: synthetic data, 3 epochs on the CPU, pixel ROC-AUC >= 0.9
   const test::TempDir tmp("e2e");
   const std::string root = tmp.path.string();
   write_dataset(root);
-  RunConfig config = synthetic_run(root, 3);
-  config.save_maps = true;
-  const TrainSummary summary = run_train(config);
+  const TrainConfig config = synthetic_run(root, 3);
+  const TrainSummary summary = train(config);
   CHECK(summary.epochs_run == 3);
   CHECK(std::isfinite(summary.final_loss));
-  run_test(config, &summary);
+  TestConfig test = test_of(config);
+  test.save_maps = true;
+  const TestResult result = test_model(test, nullptr, &summary);
 
   const std::string metrics = read_text(root + "/results/synthetic/metrics.json");
   INFO(metrics);
@@ -73,6 +85,8 @@ TEST_CASE("end to end: synthetic data, 3 epochs on the CPU, pixel ROC-AUC >= 0.9
   CHECK(json_number(metrics, "pixel_aupro") >= 0.7);
   CHECK(metrics.find("\"mask_rule\": \"strict255\"") != std::string::npos);
   CHECK(json_number(metrics, "epochs") == 3);
+  CHECK(result.pixel_auroc == json_number(metrics, "pixel_auroc"));
+  CHECK(result.epochs == 3);
   CHECK(test::path_exists(root + "/results/synthetic/scores.csv"));
   CHECK(test::path_exists(root + "/results/synthetic/pro_curve.csv"));
   CHECK(test::path_exists(root + "/results/synthetic/images/scratch/000.png"));
@@ -80,20 +94,29 @@ TEST_CASE("end to end: synthetic data, 3 epochs on the CPU, pixel ROC-AUC >= 0.9
 
   // The TIFF maps, evaluated by `stfpm evaluate` at the original size (the model's size here), give the metrics of
   // the test itself.
-  RunConfig evaluate = config;
+  EvaluateConfig evaluate;
+  evaluate.data_dir = config.data_dir;
+  evaluate.category = config.category;
+  evaluate.results_dir = config.results_dir;
   evaluate.maps_dir = root + "/results/synthetic/maps";
   CHECK(test::path_exists(evaluate.maps_dir + "/synthetic/test/hole/000.tiff"));
-  run_evaluate_maps(evaluate);
+  evaluate_maps(evaluate);
   const std::string from_maps = read_text(root + "/results/synthetic/metrics_from_maps.json");
   CHECK(json_number(from_maps, "pixel_auroc") == Approx(json_number(metrics, "pixel_auroc")).epsilon(1e-12));
   CHECK(json_number(from_maps, "image_auroc") == Approx(json_number(metrics, "image_auroc")).epsilon(1e-12));
   CHECK(json_number(from_maps, "pixel_aupro") == Approx(json_number(metrics, "pixel_aupro")).epsilon(1e-12));
 
   // predict on two test images with the saved threshold: the defective one is flagged
-  RunConfig predict = config;
+  PredictConfig predict;
+  predict.category = config.category;
+  predict.model_dir = config.model_dir;
+  predict.results_dir = config.results_dir;
+  predict.runtime = config.runtime;
   predict.images = root + "/list.txt";
   std::ofstream(predict.images) << "data/synthetic/test/good/000.png\ndata/synthetic/test/hole/000.png\n";
-  run_predict(predict);
+  const PredictReport predicted = predict_images(predict);
+  REQUIRE(predicted.images.size() == 2);
+  CHECK(predicted.images[1].anomalous);
   const std::string csv = read_text(root + "/results/synthetic/predict/predictions.csv");
   INFO(csv);
   CHECK(csv.find("hole/000.png") != std::string::npos);
@@ -106,21 +129,21 @@ TEST_CASE("end to end: --resume after 1 epoch equals an uninterrupted 2-epoch ru
   const test::TempDir tmp("resume");
   const std::string root = tmp.path.string();
   write_dataset(root);
-  RunConfig straight = synthetic_run(root, 2);
+  TrainConfig straight = synthetic_run(root, 2);
   straight.model_dir = root + "/straight";
-  straight.batch_size = 16;  // several steps per epoch, including a partial batch (40 = 16 + 16 + 8)
-  run_train(straight);
+  straight.recipe.batch_size = 16;  // several steps per epoch, including a partial batch (40 = 16 + 16 + 8)
+  train(straight);
 
-  RunConfig first = straight;
+  TrainConfig first = straight;
   first.model_dir = root + "/resumed";
-  first.epochs = 1;
-  run_train(first);
-  RunConfig second = first;
-  second.epochs = 2;
+  first.recipe.epochs = 1;
+  train(first);
+  TrainConfig second = first;
+  second.recipe.epochs = 2;
   second.resume = true;
-  run_train(second);
+  train(second);
 
-  const H5Reader a(straight.checkpoint_path()), b(second.checkpoint_path());
+  const H5Reader a(checkpoint_of(straight)), b(checkpoint_of(second));
   CHECK(a.attr_int("epoch") == 2);
   CHECK(b.attr_int("epoch") == 2);
   CHECK(a.attr_int("steps") == b.attr_int("steps"));
@@ -128,9 +151,10 @@ TEST_CASE("end to end: --resume after 1 epoch equals an uninterrupted 2-epoch ru
                            "optimizer/momentum/layer2.0.downsample.0.weight"})
     CHECK(a.read_floats(name) == b.read_floats(name));
 
-  RunConfig other = second;
-  other.batch_size = 8;
-  other.epochs = 3;
-  CHECK_THROWS_WITH(run_train(other), Catch::Contains("checkpoint from another configuration") &&
-                                          Catch::Contains("--batch_size is 8 here but 16"));
+  TrainConfig other = second;
+  other.recipe.batch_size = 8;
+  other.recipe.epochs = 3;
+  CHECK_THROWS_AS(train(other), stfpm::Error);
+  CHECK_THROWS_WITH(train(other), Catch::Contains("checkpoint from another configuration") &&
+                                      Catch::Contains("--batch_size is 8 here but 16"));
 }

@@ -40,7 +40,7 @@ TEST_CASE("gpu: two STFPM training steps match the CPU backend (loss, gradients,
     std::vector<float> losses, initial, grads_after_first, params, stats;
   };
   auto run = [&](Backend& backend) {
-    StfpmModel model(backend, StfpmOptions{});
+    StfpmModel model(backend, Recipe{});
     model.teacher().init_student(11);  // a random teacher: the check is about the backends agreeing
     model.student().init_student(12);
     model.plan_training(batch, size, size);

@@ -75,7 +75,7 @@ TEST_CASE("parity with PyTorch: generator, features, loss, gradients, two SGD st
   const H5Reader ref(test::fixture_path("resnet18_reference.h5"));
   const int n = int(ref.attr_int("batch")), h = int(ref.attr_int("height")), w = int(ref.attr_int("width"));
   CpuBackend cpu;
-  StfpmOptions options;
+  Recipe options;
   options.lr = float(ref.attr_double("lr"));
   options.momentum = float(ref.attr_double("momentum"));
   options.weight_decay = float(ref.attr_double("weight_decay"));

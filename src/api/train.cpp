@@ -5,15 +5,18 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <numeric>
 #include <random>
 
-#include "model/checkpoint.h"
+#include <stfpm/stfpm.h>
+
+#include "api/errors.h"
+#include "api/runtime.h"
 #include "eval/metrics.h"
-#include "cli/progress.h"
-#include "api/run_common.h"
-#include "api/stfpm.h"
+#include "model/checkpoint.h"
+#include "model/recipe.h"
 #include "model/teacher_cache.h"
 
 namespace stfpm {
@@ -32,19 +35,26 @@ std::vector<size_t> epoch_order(size_t n, unsigned long long seed, int epoch) {
 
 // The teacher's features of all training images, when --no_teacher_cache is not given and they take at most half
 // of the backend's free memory (or 4 GiB when the backend cannot tell).
-std::unique_ptr<TeacherCache> make_teacher_cache(const RunConfig& config, StfpmModel& model, const float* images,
-                                                 int n, int batch, int size) {
+std::unique_ptr<TeacherCache> make_teacher_cache(const TrainConfig& config, StfpmModel& model, const float* images,
+                                                 int n, int batch, int size, const Reporter& report) {
   if (!config.teacher_cache) return nullptr;
   const size_t need = TeacherCache::bytes(model.teacher(), n, batch, size, size);
   const size_t free = model.backend().free_memory();
   if (free ? need > free / 2 : need > (size_t(4) << 30)) {
-    std::fprintf(stderr, "teacher features not cached: %zu MiB needed, %zu MiB free\n", need >> 20, free >> 20);
+    report.message("teacher features not cached: " + std::to_string(need >> 20) + " MiB needed, " +
+                   std::to_string(free >> 20) + " MiB free");
     return nullptr;
   }
-  Progress progress("caching teacher features", size_t(n));
+  report.update("caching teacher features", 0, size_t(n));
   auto cache = std::make_unique<TeacherCache>(model, images, n, batch, size, size);
-  progress.finish("(" + std::to_string(need >> 20) + " MiB)");
+  report.finished("caching teacher features", size_t(n), "(" + std::to_string(need >> 20) + " MiB)");
   return cache;
+}
+
+std::string format_number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
 }
 
 bool file_exists(const std::string& path) {
@@ -54,95 +64,114 @@ bool file_exists(const std::string& path) {
 
 }  // namespace
 
-TrainSummary run_train(const RunConfig& config) {
-  if (config.data_dir.empty() || config.category.empty())
-    throw std::invalid_argument("train needs --data_dir and --category");
+TrainSummary train(const TrainConfig& config, const ProgressCallback& progress) try {
+  const Reporter report(progress);
+  if (config.data_dir.empty() || config.category.empty()) throw Error("train needs --data_dir and --category");
+  if (config.checkpoint_every < 1) throw Error("--checkpoint_every must be at least 1");
+  const Recipe& recipe = config.recipe;
+  validate(recipe);
   TrainSummary summary;
-  summary.epochs_total = config.epochs;
-  const std::string checkpoint = config.checkpoint_path();
+  summary.epochs_total = recipe.epochs;
+  const std::string model_folder = config.model_dir + "/" + config.category;
+  const std::string checkpoint = summary.checkpoint = model_folder + "/student.h5";
   // Everything that can fail before training is checked first, so no error waits for hours of training: the
-  // output folders, the mask rule, and the test split that `train` evaluates at the end.
-  ensure_writable_dir(config.category_model_dir());
-  ensure_writable_dir(config.category_results_dir());
-  parse_mask_rule(config.mask_rule);
+  // output folders, the teacher, and the test split that `train` is followed by.
+  ensure_writable_dir(model_folder);
+  ensure_writable_dir(config.results_dir + "/" + config.category);
   scan_split(config.data_dir, config.category, Split::test);
+  const std::string teacher = find_teacher(config.runtime.teacher);
 
-  const Preprocess preprocess = preprocess_of(config);
-  const StfpmOptions options = model_options_of(config);
+  const Preprocess preprocess = preprocess_of(recipe);
   const std::vector<ImageRecord> records = scan_split(config.data_dir, config.category, Split::train);
-  const ImageSet images = load_with_progress("train images", records, preprocess, false);
+  const ImageSet images = load_with_progress("train images", records, preprocess, false, report);
 
-  std::unique_ptr<Backend> backend = backend_of(config);
-  StfpmModel model(*backend, options);
-  const std::string teacher = load_teacher(model, config);
+  std::unique_ptr<Backend> backend = make_backend(config.runtime, report);
+  StfpmModel model(*backend, recipe);
+  load_teacher(model, teacher, report);
 
   int start_epoch = 0;
   if (config.resume) {
-    if (!file_exists(checkpoint)) throw std::runtime_error(checkpoint + ": no checkpoint to resume from");
+    if (!file_exists(checkpoint)) throw Error(checkpoint + ": no checkpoint to resume from");
     const CheckpointInfo saved = read_checkpoint_info(checkpoint);
-    check_resumable(checkpoint, saved, checkpoint_info(config, 0, 0, teacher));
+    if (saved.category != config.category)
+      throw Error(checkpoint + ": checkpoint from another configuration: category is " + config.category +
+                  " here but " + saved.category + " in the checkpoint");
+    require_same(checkpoint, recipe, saved.recipe, resume_fields());
     load_checkpoint(checkpoint, model, true);
     start_epoch = saved.epoch;
-    std::fprintf(stderr, "resuming from %s after epoch %d\n", checkpoint.c_str(), start_epoch);
+    report.message("resuming from " + checkpoint + " after epoch " + std::to_string(start_epoch));
   } else {
-    model.student().init_student(config.seed);
+    model.student().init_student(recipe.seed);
   }
-  if (start_epoch >= config.epochs) {
-    std::fprintf(stderr, "%s is already trained for %d epochs (--epochs %d): nothing to train\n", checkpoint.c_str(),
-                 start_epoch, config.epochs);
+  if (start_epoch >= recipe.epochs) {
+    report.message(checkpoint + " is already trained for " + std::to_string(start_epoch) + " epochs (--epochs " +
+                   std::to_string(recipe.epochs) + "): nothing to train");
     return summary;
   }
 
   const size_t n = images.count(), image = 3 * images.plane();
-  const int batch = int(std::min<size_t>(size_t(config.batch_size), n));
+  const int batch = int(std::min<size_t>(size_t(recipe.batch_size), n));
   model.plan_training(batch, images.size, images.size);
   Buffer data(*backend, n * image), x(*backend, size_t(batch) * image);
   data.upload(images.pixels);
-  std::unique_ptr<TeacherCache> cache = make_teacher_cache(config, model, data.data(), int(n), batch, images.size);
-  std::fprintf(stderr, "training %s: %zu images, batch %d, %d epochs (lr %g, momentum %g, wd %g, seed %llu)\n",
-               config.category.c_str(), n, batch, config.epochs - start_epoch, double(config.lr),
-               double(config.momentum), double(config.weight_decay), config.seed);
+  std::unique_ptr<TeacherCache> cache =
+      make_teacher_cache(config, model, data.data(), int(n), batch, images.size, report);
+  report.message("training " + config.category + ": " + std::to_string(n) + " images, batch " +
+                 std::to_string(batch) + ", " + std::to_string(recipe.epochs - start_epoch) + " epochs (lr " +
+                 format_number(recipe.lr) + ", momentum " + format_number(recipe.momentum) + ", wd " +
+                 format_number(recipe.weight_decay) + ", seed " + std::to_string(recipe.seed) + ")");
 
+  const auto start = std::chrono::steady_clock::now();
+  const size_t epochs_to_run = size_t(recipe.epochs - start_epoch);
   int last_saved = start_epoch;
-  Progress overall("training", size_t(config.epochs - start_epoch), "epochs");
-  for (int epoch = start_epoch; epoch < config.epochs; ++epoch) {
-    const std::vector<size_t> order = epoch_order(n, config.seed, epoch);
-    Progress progress("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(config.epochs), n);
+  report.update("training", 0, epochs_to_run, "", "epochs");
+  for (int epoch = start_epoch; epoch < recipe.epochs; ++epoch) {
+    const std::vector<size_t> order = epoch_order(n, recipe.seed, epoch);
+    const std::string task = "epoch " + std::to_string(epoch + 1) + "/" + std::to_string(recipe.epochs);
     double loss_sum = 0;
+    report.update(task, 0, n);
     for (size_t first = 0; first < n; first += size_t(batch)) {
       const int count = int(std::min(size_t(batch), n - first));
       for (int j = 0; j < count; ++j)
         backend->copy(x.data() + size_t(j) * image, data.data() + order[first + size_t(j)] * image, image);
       try {
-        const Features* teacher = cache ? &cache->gather(order.data() + first, count) : nullptr;
-        loss_sum += model.train_step(x.data(), count, teacher);
+        const Features* teacher_features = cache ? &cache->gather(order.data() + first, count) : nullptr;
+        loss_sum += model.train_step(x.data(), count, teacher_features);
       } catch (const NonFiniteLoss& e) {
-        throw std::runtime_error(std::string(e.what()) + " in epoch " + std::to_string(epoch + 1) +
-                                 ": training stopped; " +
-                                 (last_saved > 0 ? "the last good checkpoint (epoch " + std::to_string(last_saved) +
-                                                       ") is " + checkpoint
-                                                 : std::string("no checkpoint was written")));
+        throw Error(std::string(e.what()) + " in epoch " + std::to_string(epoch + 1) + ": training stopped; " +
+                    (last_saved > 0 ? "the last good checkpoint (epoch " + std::to_string(last_saved) + ") is " +
+                                          checkpoint
+                                    : std::string("no checkpoint was written")));
       }
       char status[64];
       std::snprintf(status, sizeof status, "loss/img %.4f", loss_sum / double(first + size_t(count)));
-      progress.update(first + size_t(count), status);
+      report.update(task, first + size_t(count), n, status);
     }
     summary.final_loss = loss_sum / double(n);
     char status[64];
     std::snprintf(status, sizeof status, "loss/img %.4f", summary.final_loss);
-    progress.finish(status);
-    if ((epoch + 1) % config.checkpoint_every == 0 || epoch + 1 == config.epochs) {
-      save_checkpoint(checkpoint, model, checkpoint_info(config, epoch + 1, model.steps(), teacher));
+    report.finished(task, n, status);
+    if ((epoch + 1) % config.checkpoint_every == 0 || epoch + 1 == recipe.epochs) {
+      CheckpointInfo info;
+      info.recipe = recipe;
+      info.epoch = epoch + 1;
+      info.steps = model.steps();
+      info.category = config.category;
+      info.teacher = teacher;
+      save_checkpoint(checkpoint, model, info);
       last_saved = epoch + 1;
     }
     ++summary.epochs_run;
+    report.update("training", size_t(summary.epochs_run), epochs_to_run, "", "epochs");
   }
-  summary.seconds = overall.elapsed_seconds();
+  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   summary.seconds_per_epoch = summary.seconds / std::max(1, summary.epochs_run);
   summary.trained = true;
-  overall.finish();
-  std::fprintf(stderr, "checkpoint: %s\n", checkpoint.c_str());
+  report.finished("training", epochs_to_run, "", "epochs");
+  report.message("checkpoint: " + checkpoint);
   return summary;
+} catch (...) {
+  rethrow_as_error();
 }
 
 }  // namespace stfpm

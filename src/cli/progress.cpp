@@ -1,8 +1,10 @@
-#include "cli/progress.h"
+#include "progress.h"
 
 #include <unistd.h>
 
 #include <cstdio>
+#include <map>
+#include <memory>
 
 namespace stfpm {
 
@@ -51,6 +53,24 @@ void Progress::finish(const std::string& status) {
                unit_.c_str(), format_duration(elapsed).c_str(), rate, unit_.c_str(), status.empty() ? "" : "  ",
                status.c_str(), tty_ ? "\033[K" : "");
   std::fflush(stderr);
+}
+
+ProgressCallback console_progress() {
+  auto tasks = std::make_shared<std::map<std::string, std::unique_ptr<Progress>>>();
+  return [tasks](const ProgressEvent& e) {
+    if (e.kind == ProgressEvent::Kind::message) {
+      std::fprintf(stderr, "%s\n", e.text.c_str());
+      return;
+    }
+    std::unique_ptr<Progress>& p = (*tasks)[e.task];
+    if (!p) p = std::make_unique<Progress>(e.task, e.total, e.unit);
+    if (e.kind == ProgressEvent::Kind::update) {
+      p->update(e.done, e.text);
+    } else {
+      p->finish(e.text);
+      tasks->erase(e.task);
+    }
+  };
 }
 
 }  // namespace stfpm

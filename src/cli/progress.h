@@ -6,6 +6,8 @@
 #include <chrono>
 #include <string>
 
+#include <stfpm/stfpm.h>
+
 namespace stfpm {
 
 class Progress {
@@ -26,6 +28,9 @@ class Progress {
   bool tty_;
   std::chrono::steady_clock::time_point start_, last_draw_;
 };
+
+// The library's progress events drawn on stderr: messages as lines, each task as a Progress above.
+ProgressCallback console_progress();
 
 // "1:02:03" / "4:05"
 std::string format_duration(double seconds);

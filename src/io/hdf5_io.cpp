@@ -42,6 +42,8 @@ template <>
 hid_t memory_type<double>() { return H5T_NATIVE_DOUBLE; }
 template <>
 hid_t memory_type<int64_t>() { return H5T_NATIVE_INT64; }
+template <>
+hid_t memory_type<uint64_t>() { return H5T_NATIVE_UINT64; }
 
 template <typename T>
 std::vector<T> read_dataset(hid_t file, const std::string& path, const std::string& name, Shape* shape_out) {
@@ -101,6 +103,32 @@ T read_scalar_attr(hid_t file, const std::string& path, const std::string& name)
   if (a.id < 0 || H5Aread(a.id, memory_type<T>(), &value) < 0)
     fail(path, "attribute '" + name + "' is not a number");
   return value;
+}
+
+template <typename T>
+void write_array_attr(hid_t file, const std::string& path, const std::string& name, const std::vector<T>& values) {
+  if (H5Aexists(file, name.c_str()) > 0) H5Adelete(file, name.c_str());
+  const hsize_t n = values.size();
+  Handle space{H5Screate_simple(1, &n, nullptr), H5Sclose};
+  Handle a{H5Acreate2(file, name.c_str(), memory_type<T>(), space.id, H5P_DEFAULT, H5P_DEFAULT), H5Aclose};
+  if (a.id < 0 || (n > 0 && H5Awrite(a.id, memory_type<T>(), values.data()) < 0))
+    fail(path, "cannot write attribute '" + name + "'");
+}
+
+// A numeric attribute of any rank (a scalar reads as one value), converted to T.
+template <typename T>
+std::vector<T> read_array_attr(hid_t file, const std::string& path, const std::string& name) {
+  if (H5Aexists(file, name.c_str()) <= 0) fail(path, "missing attribute '" + name + "'");
+  Handle a{H5Aopen(file, name.c_str(), H5P_DEFAULT), H5Aclose};
+  Handle type{a.id >= 0 ? H5Aget_type(a.id) : -1, H5Tclose};
+  const H5T_class_t cls = type.id >= 0 ? H5Tget_class(type.id) : H5T_NO_CLASS;
+  if (cls != H5T_INTEGER && cls != H5T_FLOAT) fail(path, "attribute '" + name + "' is not numeric");
+  Handle space{H5Aget_space(a.id), H5Sclose};
+  const hssize_t n = H5Sget_simple_extent_npoints(space.id);
+  std::vector<T> out(size_t(n > 0 ? n : 0));
+  if (n < 0 || (n > 0 && H5Aread(a.id, memory_type<T>(), out.data()) < 0))
+    fail(path, "cannot read attribute '" + name + "'");
+  return out;
 }
 
 }  // namespace
@@ -175,6 +203,22 @@ double H5Reader::attr_double(const std::string& name) const {
 }
 
 int64_t H5Reader::attr_int(const std::string& name) const { return read_scalar_attr<int64_t>(file_, path_, name); }
+uint64_t H5Reader::attr_uint(const std::string& name) const { return read_scalar_attr<uint64_t>(file_, path_, name); }
+
+std::vector<double> H5Reader::attr_doubles(const std::string& name) const {
+  return read_array_attr<double>(file_, path_, name);
+}
+
+std::vector<int64_t> H5Reader::attr_ints(const std::string& name) const {
+  return read_array_attr<int64_t>(file_, path_, name);
+}
+
+bool H5Reader::attr_is_string(const std::string& name) const {
+  if (!has_attr(name)) return false;
+  Handle a{H5Aopen(file_, name.c_str(), H5P_DEFAULT), H5Aclose};
+  Handle type{a.id >= 0 ? H5Aget_type(a.id) : -1, H5Tclose};
+  return type.id >= 0 && H5Tget_class(type.id) == H5T_STRING;
+}
 
 std::string H5Reader::attr_string(const std::string& name) const {
   if (!has_attr(name)) fail(path_, "missing attribute '" + name + "'");
@@ -231,6 +275,13 @@ void H5Writer::write(const std::string& name, const Shape& shape, const int64_t*
 
 void H5Writer::set_attr(const std::string& name, double value) { write_scalar_attr(file_, path_, name, value); }
 void H5Writer::set_attr(const std::string& name, int64_t value) { write_scalar_attr(file_, path_, name, value); }
+void H5Writer::set_attr(const std::string& name, uint64_t value) { write_scalar_attr(file_, path_, name, value); }
+void H5Writer::set_attr(const std::string& name, const std::vector<double>& values) {
+  write_array_attr(file_, path_, name, values);
+}
+void H5Writer::set_attr(const std::string& name, const std::vector<int64_t>& values) {
+  write_array_attr(file_, path_, name, values);
+}
 
 void H5Writer::set_attr(const std::string& name, const std::string& value) {
   if (H5Aexists(file_, name.c_str()) > 0) H5Adelete(file_, name.c_str());

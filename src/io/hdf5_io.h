@@ -1,6 +1,6 @@
 // Named tensors in HDF5 files: the teacher weights, student checkpoints and test fixtures.
 // Layout: one dataset per tensor, named by its path ("layer1.0.conv1.weight", "optimizer/momentum/conv1.weight"),
-// plus scalar attributes on the root group. Every error names the file and the tensor.
+// plus attributes (scalars, 1-D numbers, strings) on the root group. Every error names the file and the tensor.
 #pragma once
 
 #include <cstdint>
@@ -33,7 +33,12 @@ class H5Reader {
   bool has_attr(const std::string& name) const;
   double attr_double(const std::string& name) const;
   int64_t attr_int(const std::string& name) const;
+  uint64_t attr_uint(const std::string& name) const;
   std::string attr_string(const std::string& name) const;
+  // Numeric attributes of any rank (a scalar reads as one value), converted.
+  std::vector<double> attr_doubles(const std::string& name) const;
+  std::vector<int64_t> attr_ints(const std::string& name) const;
+  bool attr_is_string(const std::string& name) const;  // false when missing
 
  private:
   std::string path_;
@@ -56,7 +61,10 @@ class H5Writer {
   void write(const std::string& name, const Shape& shape, const int64_t* data);
   void set_attr(const std::string& name, double value);
   void set_attr(const std::string& name, int64_t value);
+  void set_attr(const std::string& name, uint64_t value);
   void set_attr(const std::string& name, const std::string& value);
+  void set_attr(const std::string& name, const std::vector<double>& values);   // a 1-D attribute
+  void set_attr(const std::string& name, const std::vector<int64_t>& values);  // a 1-D attribute
   void commit();
 
  private:

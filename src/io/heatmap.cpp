@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <stdexcept>
 
-#include "io/json_writer.h"
+#include "io/files.h"
 
 namespace stfpm {
 

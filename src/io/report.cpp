@@ -4,7 +4,7 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "io/json_writer.h"
+#include "io/files.h"
 
 namespace stfpm {
 

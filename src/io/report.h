@@ -1,5 +1,5 @@
 // Per-image result tables (CSV) and the paths of the report files. metrics.json is built with Json
-// (json_writer.h), heatmap images come from heatmap.h, MVTec-style TIFF anomaly maps from tiff_io.h.
+// (io/json.h), heatmap images come from heatmap.h, MVTec-style TIFF anomaly maps from tiff_io.h.
 //
 // Layout under the results folder the user names:
 //   <results>/<category>/metrics.json

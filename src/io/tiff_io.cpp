@@ -8,7 +8,7 @@
 #include <memory>
 #include <stdexcept>
 
-#include "io/json_writer.h"
+#include "io/files.h"
 
 namespace stfpm {
 

@@ -1,30 +1,13 @@
 #include "model/stfpm_model.h"
 
 #include <cmath>
-#include <set>
 #include <string>
 
 namespace stfpm {
 
-void StfpmOptions::validate() const {
-  if (layers.empty()) throw std::invalid_argument("--layers: at least one of 1, 2, 3");
-  std::set<int> seen;
-  for (int l : layers)
-    if (l < 1 || l > 3 || !seen.insert(l).second)
-      throw std::invalid_argument("--layers: " + std::to_string(l) + " is not a distinct layer among 1, 2, 3");
-  if (alphas.size() != layers.size())
-    throw std::invalid_argument("--alphas: " + std::to_string(alphas.size()) + " weights for " +
-                                std::to_string(layers.size()) + " layers");
-  for (float a : alphas)
-    if (!std::isfinite(a) || a < 0) throw std::invalid_argument("--alphas: weights must be finite and >= 0");
-  if (!(lr > 0) || !std::isfinite(lr)) throw std::invalid_argument("--lr must be a positive number");
-  if (!(momentum >= 0 && momentum < 1)) throw std::invalid_argument("--momentum must be in [0, 1)");
-  if (!(weight_decay >= 0) || !std::isfinite(weight_decay)) throw std::invalid_argument("--wd must be >= 0");
-}
-
-StfpmModel::StfpmModel(Backend& backend, StfpmOptions options)
-    : backend_(backend), options_(std::move(options)), teacher_(backend), student_(backend) {
-  options_.validate();
+StfpmModel::StfpmModel(Backend& backend, const Recipe& recipe)
+    : backend_(backend), recipe_(recipe), teacher_(backend), student_(backend) {
+  validate(recipe_);
   momentum_ = Buffer(backend_, student_.parameter_count());
   loss_ = Buffer(backend_, 1);
 }
@@ -68,7 +51,7 @@ void StfpmModel::plan(int max_batch, int height, int width, bool train) {
 
 std::vector<FeaturePair> StfpmModel::used_levels(const Features& t, const Features& s) const {
   std::vector<FeaturePair> pairs;
-  for (int layer : options_.layers) pairs.push_back(t.pair(s, layer - 1));
+  for (int layer : recipe_.layers) pairs.push_back(t.pair(s, layer - 1));
   return pairs;
 }
 
@@ -78,7 +61,7 @@ float StfpmModel::train_step(const float* x, int n, const Features* teacher) {
   backend_.fill(loss_.data(), 0.0f, 1);
   const std::vector<FeaturePair> pairs = used_levels(t, s);
   for (size_t i = 0; i < pairs.size(); ++i)
-    backend_.pyramid_loss(loss_.data(), level_grads_[size_t(options_.layers[i] - 1)], pairs[i], options_.alphas[i]);
+    backend_.pyramid_loss(loss_.data(), level_grads_[size_t(recipe_.layers[i] - 1)], pairs[i], recipe_.alphas[i]);
   student_.zero_grad();
   student_.backward({level_grads_[0], level_grads_[1], level_grads_[2]});
   // Read the loss after the backward pass is queued (no GPU stall in between) but before the update, so a
@@ -86,8 +69,8 @@ float StfpmModel::train_step(const float* x, int n, const Features* teacher) {
   float loss = 0.0f;
   backend_.download(&loss, loss_.data(), 1);
   if (!std::isfinite(loss)) throw NonFiniteLoss("the loss is " + std::to_string(loss) + " at step " + std::to_string(steps_ + 1));
-  backend_.sgd_step(student_.params(), momentum_.data(), student_.grads(), student_.parameter_count(), options_.lr,
-                    options_.momentum, options_.weight_decay, steps_ == 0);
+  backend_.sgd_step(student_.params(), momentum_.data(), student_.grads(), student_.parameter_count(), recipe_.lr,
+                    recipe_.momentum, recipe_.weight_decay, steps_ == 0);
   ++steps_;
   return loss;
 }

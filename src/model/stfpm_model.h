@@ -1,5 +1,5 @@
 // STFPM on one backend: the frozen teacher, the trained student, the pyramid loss, the SGD step and the
-// anomaly maps. The training and evaluation loops (stfpm.*) and the benchmarks drive this class.
+// anomaly maps. The training and evaluation loops (api/) and the benchmarks drive this class.
 #pragma once
 
 #include <array>
@@ -8,17 +8,12 @@
 #include <string>
 #include <vector>
 
+#include <stfpm/stfpm.h>
+
 #include "core/backend.h"
 #include "model/resnet18.h"
 
 namespace stfpm {
-
-struct StfpmOptions {
-  std::vector<int> layers{1, 2, 3};    // pyramid levels used (layer1..layer3), for the loss and the maps
-  std::vector<float> alphas{1, 1, 1};  // loss weight of each used level
-  float lr = 0.4f, momentum = 0.9f, weight_decay = 1e-4f;
-  void validate() const;  // throws std::invalid_argument with the offending value
-};
 
 // Thrown by train_step when the loss is NaN or infinite; the parameters are left as they were before the step.
 struct NonFiniteLoss : std::runtime_error {
@@ -27,10 +22,11 @@ struct NonFiniteLoss : std::runtime_error {
 
 class StfpmModel {
  public:
-  StfpmModel(Backend& backend, StfpmOptions options);
+  // Uses the recipe's layers, alphas and SGD settings (validated here; throws Error).
+  StfpmModel(Backend& backend, const Recipe& recipe);
 
   Backend& backend() { return backend_; }
-  const StfpmOptions& options() const { return options_; }
+  const Recipe& recipe() const { return recipe_; }
   ResNet18Trunk& teacher() { return teacher_; }
   ResNet18Trunk& student() { return student_; }
   float* momentum() { return momentum_.data(); }  // SGD buffers, parallel to student().params()
@@ -57,7 +53,7 @@ class StfpmModel {
   std::vector<FeaturePair> used_levels(const Features& t, const Features& s) const;
 
   Backend& backend_;
-  StfpmOptions options_;
+  Recipe recipe_;
   ResNet18Trunk teacher_, student_;
   Buffer momentum_, loss_, feature_grads_;
   std::array<float*, 3> level_grads_{};

@@ -1,10 +1,9 @@
-#include "api/test_reports.h"
+#include "api/reports.h"
 
 #include <cstdio>
 #include <sstream>
 
 #include "io/hdf5_io.h"
-#include "cli/progress.h"
 #include "io/report.h"
 #include "io/tiff_io.h"
 
@@ -35,7 +34,7 @@ void save_calibration(const std::string& path, const Evaluation& ev, const HeatR
 
 Calibration load_calibration(const std::string& path, int levels) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) throw std::runtime_error(path + ": no thresholds; run `stfpm test` first or pass --threshold");
+  if (!f) throw Error(path + ": no thresholds; run `stfpm test` first or pass --threshold");
   std::fclose(f);
   const H5Reader in(path);
   Calibration c;
@@ -53,13 +52,13 @@ Calibration load_calibration(const std::string& path, int levels) {
 }
 
 void write_result_images(const ImageSet& images, const AnomalyMaps& maps, const HeatRanges& ranges,
-                         double pixel_threshold, const std::vector<std::string>& paths) {
+                         double pixel_threshold, const std::vector<std::string>& paths, const Reporter& report) {
   ResultImageStyle style;
   style.level_ranges = ranges.levels;
   style.combined_range = ranges.combined;
   style.threshold = float(pixel_threshold);
-  Progress progress("result images", images.count());
   const size_t plane = images.plane();
+  report.update("result images", 0, images.count());
   for (size_t i = 0; i < images.count(); ++i) {
     Image8 rgb(images.size, images.size, 3);
     std::copy_n(images.rgb_image(i), 3 * plane, rgb.data.begin());
@@ -69,14 +68,14 @@ void write_result_images(const ImageSet& images, const AnomalyMaps& maps, const 
     in.combined = maps.map(i);
     in.mask = images.has_masks() && images.records[i].anomalous ? images.mask(i) : nullptr;
     write_result_image(paths[i], in, style);
-    progress.update(i + 1);
+    report.update("result images", i + 1, images.count());
   }
-  progress.finish();
+  report.finished("result images", images.count());
 }
 
-void write_test_reports(const RunConfig& config, const ImageSet& images, const AnomalyMaps& maps,
-                        const Evaluation& ev, const HeatRanges& ranges) {
-  const std::string dir = config.category_results_dir();
+void write_test_reports(const TestReportOptions& options, const ImageSet& images, const AnomalyMaps& maps,
+                        const Evaluation& ev, const HeatRanges& ranges, const Reporter& report) {
+  const std::string dir = options.results_dir + "/" + options.category;
   std::vector<ImageResult> results;
   for (size_t i = 0; i < images.count(); ++i) {
     const ImageRecord& r = images.records[i];
@@ -98,21 +97,20 @@ void write_test_reports(const RunConfig& config, const ImageSet& images, const A
   }
   write_csv(dir + "/pro_curve.csv", {"fpr", "pro", "threshold"}, rows);
 
-  if (config.save_images) {
+  if (options.save_images) {
     std::vector<std::string> paths;
     for (const ImageRecord& r : images.records)
-      paths.push_back(result_image_path(config.results_dir, config.category, r.defect_type, r.stem));
-    write_result_images(images, maps, ranges, ev.pixel_f1.threshold, paths);
+      paths.push_back(result_image_path(options.results_dir, options.category, r.defect_type, r.stem));
+    write_result_images(images, maps, ranges, ev.pixel_f1.threshold, paths, report);
   }
-  if (config.save_maps) {
-    Progress progress("TIFF maps", images.count());
+  if (options.save_maps) {
     for (size_t i = 0; i < images.count(); ++i) {
       const ImageRecord& r = images.records[i];
-      write_anomaly_map_tiff(mvtec_tiff_path(dir + "/maps", config.category, r.defect_type, r.stem), maps.map(i),
+      write_anomaly_map_tiff(mvtec_tiff_path(dir + "/maps", options.category, r.defect_type, r.stem), maps.map(i),
                              maps.size, maps.size, r.width, r.height);
-      progress.update(i + 1);
+      report.update("TIFF maps", i + 1, images.count());
     }
-    progress.finish();
+    report.finished("TIFF maps", images.count());
   }
 }
 

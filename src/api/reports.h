@@ -5,11 +5,11 @@
 #include <string>
 #include <vector>
 
-#include "cli/config.h"
+#include "api/anomaly_maps.h"
+#include "api/runtime.h"
 #include "data/dataset.h"
-#include "io/heatmap.h"
 #include "eval/metrics.h"
-#include "api/run_common.h"
+#include "io/heatmap.h"
 
 namespace stfpm {
 
@@ -30,14 +30,19 @@ void save_calibration(const std::string& path, const Evaluation& ev, const HeatR
 // Throws naming the file when missing, with a hint to run `stfpm test` first.
 Calibration load_calibration(const std::string& path, int levels);
 
-// scores.csv, pro_curve.csv, images/<defect>/<stem>.png (unless --no_images) and, with --save_maps, the TIFF maps
-// under <results>/<category>/maps/ in MVTec's layout.
-void write_test_reports(const RunConfig& config, const ImageSet& images, const AnomalyMaps& maps,
-                        const Evaluation& ev, const HeatRanges& ranges);
+// What a test run writes besides metrics.json, under <results_dir>/<category>/.
+struct TestReportOptions {
+  std::string results_dir, category;
+  bool save_images = true;  // images/<defect>/<stem>.png
+  bool save_maps = false;   // maps/<category>/test/<defect>/<stem>.tiff, MVTec's layout
+};
+// scores.csv, pro_curve.csv, and the result images and TIFF maps the options ask for.
+void write_test_reports(const TestReportOptions& options, const ImageSet& images, const AnomalyMaps& maps,
+                        const Evaluation& ev, const HeatRanges& ranges, const Reporter& report);
 
 // Result images of one set of maps (mask outlines where the set has masks, predicted outlines at pixel_threshold
 // when it is a number): image i goes to paths[i].
 void write_result_images(const ImageSet& images, const AnomalyMaps& maps, const HeatRanges& ranges,
-                         double pixel_threshold, const std::vector<std::string>& paths);
+                         double pixel_threshold, const std::vector<std::string>& paths, const Reporter& report);
 
 }  // namespace stfpm

@@ -1,0 +1,172 @@
+#include "api/runtime.h"
+
+#include <dlfcn.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+
+#include "api/errors.h"
+#include "io/files.h"
+#include "io/hdf5_io.h"
+#include "model/checkpoint.h"
+#include "model/recipe.h"
+
+namespace stfpm {
+namespace {
+
+bool is_file(const std::string& p) {
+  struct stat st;
+  return stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+std::string folder_of(const std::string& file) {
+  const size_t slash = file.find_last_of('/');
+  return slash == std::string::npos ? "." : file.substr(0, slash);
+}
+
+// <prefix>/share/stfpm for the prefix this code runs from: the folder above the one holding the shared library or
+// the program (so an installed tree can be moved), then the prefix configured at build time.
+std::vector<std::string> installed_data_folders() {
+  std::vector<std::string> out;
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<void*>(&installed_data_folders), &info) && info.dli_fname) {
+    if (char* real = realpath(info.dli_fname, nullptr)) {
+      out.push_back(folder_of(real) + "/../" + STFPM_DATADIR_NAME);
+      std::free(real);
+    }
+  }
+  char exe[4096];
+  const ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n > 0) {
+    const std::string folder = folder_of(std::string(exe, size_t(n))) + "/../" + STFPM_DATADIR_NAME;
+    if (out.empty() || out.front() != folder) out.push_back(folder);
+  }
+  out.push_back(STFPM_INSTALL_DATADIR);
+  return out;
+}
+
+}  // namespace
+
+void Reporter::message(const std::string& text) const {
+  if (!callback_) return;
+  ProgressEvent e;
+  e.kind = ProgressEvent::Kind::message;
+  e.text = text;
+  callback_(e);
+}
+
+void Reporter::update(const std::string& task, size_t done, size_t total, const std::string& status,
+                      const std::string& unit) const {
+  if (!callback_) return;
+  ProgressEvent e;
+  e.kind = ProgressEvent::Kind::update;
+  e.task = task;
+  e.text = status;
+  e.done = done;
+  e.total = total;
+  e.unit = unit;
+  callback_(e);
+}
+
+void Reporter::finished(const std::string& task, size_t total, const std::string& status,
+                        const std::string& unit) const {
+  if (!callback_) return;
+  ProgressEvent e;
+  e.kind = ProgressEvent::Kind::finished;
+  e.task = task;
+  e.text = status;
+  e.done = e.total = total;
+  e.unit = unit;
+  callback_(e);
+}
+
+Device device_from_name(const std::string& name) {
+  if (name == "auto" || name.empty()) return Device::automatic;
+  if (name == "cpu") return Device::cpu;
+  if (name == "cuda" || name == "gpu") return Device::cuda;
+  throw Error("unknown device '" + name + "' (expected cpu or cuda)");
+}
+
+std::string find_teacher(const std::string& explicit_path, const std::string& model_folder) {
+  if (!explicit_path.empty()) {
+    if (!is_file(explicit_path)) throw Error(explicit_path + ": teacher file not found (--teacher)");
+    return explicit_path;
+  }
+  if (const char* env = std::getenv("STFPM_TEACHER")) {
+    if (!is_file(env)) throw Error(std::string(env) + ": teacher file not found ($STFPM_TEACHER)");
+    return env;
+  }
+  const std::string name = "resnet18_imagenet.h5";
+  std::vector<std::string> places;
+  if (!model_folder.empty()) places.push_back(model_folder + "/teacher.h5");
+  for (const std::string& folder : installed_data_folders()) places.push_back(folder + "/" + name);
+  places.push_back("weights/" + name);
+  places.push_back("../shared/weights/" + name);
+  std::string tried;
+  for (const std::string& p : places) {
+    if (is_file(p)) return p;
+    tried += (tried.empty() ? "" : ", ") + p;
+  }
+  throw Error("no teacher weights found (tried $STFPM_TEACHER, " + tried +
+              "); pass --teacher FILE or convert torchvision's resnet18-f37072fd.pth with "
+              "tools/convert_weights.py (see weights/README.md)");
+}
+
+std::unique_ptr<Backend> make_backend(const Runtime& runtime, const Reporter& report) {
+  BackendOptions options;
+  options.threads = runtime.threads;
+  options.allow_tf32 = runtime.tf32;
+  const DeviceKind kind = runtime.device == Device::automatic ? default_device()
+                          : runtime.device == Device::cuda    ? DeviceKind::cuda
+                                                              : DeviceKind::cpu;
+  std::unique_ptr<Backend> backend = make_backend(kind, options);
+  report.message("device: " + backend->describe());
+  return backend;
+}
+
+Preprocess preprocess_of(const Recipe& recipe) {
+  validate(recipe);
+  Preprocess p;
+  p.size = recipe.size;
+  for (int c = 0; c < 3; ++c) {
+    p.mean[c] = recipe.mean[size_t(c)];
+    p.std[c] = recipe.std[size_t(c)];
+  }
+  return p;
+}
+
+void load_teacher(StfpmModel& model, const std::string& path, const Reporter& report) {
+  const H5Reader in(path);
+  model.teacher().load(in);
+  report.message("teacher: " + path);
+}
+
+ImageSet load_with_progress(const std::string& what, const std::vector<ImageRecord>& records,
+                            const Preprocess& preprocess, bool with_masks, const Reporter& report) {
+  const std::string task = "loading " + what;
+  report.update(task, 0, records.size());
+  ImageSet set = load_images(records, preprocess, with_masks,
+                             [&](size_t done, size_t total) { report.update(task, done, total); });
+  report.finished(task, records.size());
+  return set;
+}
+
+void ensure_writable_dir(const std::string& dir) {
+  const std::string probe = dir + "/.stfpm_write_test";
+  create_parent_dirs(probe);
+  std::ofstream out(probe);
+  if (!out) throw Error(dir + ": folder is not writable");
+  out.close();
+  std::remove(probe.c_str());
+}
+
+Recipe checkpoint_recipe(const std::string& path, const RecipeRequirement& require) {
+  const Recipe saved = read_checkpoint_info(path).recipe;
+  require_same(path, require.recipe, saved, require.fields);
+  return saved;
+}
+
+}  // namespace stfpm

@@ -1,0 +1,46 @@
+// What every API entry point shares: reporting progress to the caller's callback, creating the backend from a
+// Runtime, finding and loading the teacher, loading images with progress, and checking output folders.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <stfpm/stfpm.h>
+
+#include "core/backend.h"
+#include "data/dataset.h"
+#include "model/stfpm_model.h"
+
+namespace stfpm {
+
+// A thin wrapper over the caller's ProgressCallback (which may be empty: then nothing is reported).
+class Reporter {
+ public:
+  explicit Reporter(ProgressCallback callback) : callback_(std::move(callback)) {}
+  void message(const std::string& text) const;
+  void update(const std::string& task, size_t done, size_t total, const std::string& status = "",
+              const std::string& unit = "img") const;
+  void finished(const std::string& task, size_t total, const std::string& status = "",
+                const std::string& unit = "img") const;
+
+ private:
+  ProgressCallback callback_;
+};
+
+// The backend the runtime asks for; reports the device it runs on.
+std::unique_ptr<Backend> make_backend(const Runtime& runtime, const Reporter& report);
+// The preprocessing the recipe fixes (size, mean, std).
+Preprocess preprocess_of(const Recipe& recipe);
+// Loads the teacher from `path` into the model and reports it.
+void load_teacher(StfpmModel& model, const std::string& path, const Reporter& report);
+// Loads the images of `records` once, reporting progress as task "loading <what>".
+ImageSet load_with_progress(const std::string& what, const std::vector<ImageRecord>& records,
+                            const Preprocess& preprocess, bool with_masks, const Reporter& report);
+// Creates `dir` if needed and checks a file can be written there; throws naming the folder otherwise.
+void ensure_writable_dir(const std::string& dir);
+
+// The recipe of the checkpoint at `path`, after checking that the fields `require` names agree with it.
+Recipe checkpoint_recipe(const std::string& path, const RecipeRequirement& require);
+
+}  // namespace stfpm

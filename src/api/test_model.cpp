@@ -1,0 +1,130 @@
+// `stfpm test`: anomaly maps of every test image, the metrics, and the reports:
+//   <results>/<category>/metrics.json    pixel/image ROC-AUC, AUPRO, F1-optimal thresholds, mask rule, timings
+//   <results>/<category>/scores.csv      one row per test image
+//   <results>/<category>/pro_curve.csv   the PRO curve (fpr, pro, threshold)
+//   <results>/<category>/images/...      heatmap result images (unless --no_images)
+//   <results>/<category>/maps/<category>/test/<defect>/<stem>.tiff   with --save_maps (MVTec's evaluation layout)
+// and <model_dir>/<category>/thresholds.h5, the thresholds and heatmap ranges `predict` reuses.
+#include <algorithm>
+#include <chrono>
+
+#include <stfpm/stfpm.h>
+
+#include "api/anomaly_maps.h"
+#include "api/errors.h"
+#include "api/reports.h"
+#include "api/runtime.h"
+#include "eval/metrics.h"
+#include "io/json.h"
+#include "model/checkpoint.h"
+
+namespace stfpm {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+Json f1_json(const F1Threshold& t) {
+  return Json{{"threshold", t.threshold}, {"f1", t.f1}, {"precision", t.precision}, {"recall", t.recall}};
+}
+
+Threshold threshold_of(const F1Threshold& t) { return Threshold{t.threshold, t.f1, t.precision, t.recall}; }
+
+std::string join_layers(const std::vector<int>& layers) {
+  std::string out;
+  for (int l : layers) out += (out.empty() ? "" : ",") + std::to_string(l);
+  return out;
+}
+
+Json metrics_json(const TestConfig& config, const std::string& checkpoint, const Evaluation& ev,
+                  const CheckpointInfo& info, const AnomalyMaps& maps, double load_seconds, double eval_seconds,
+                  const TrainSummary* train, const std::string& device) {
+  Json timings = {{"load_images_s", load_seconds},
+                  {"anomaly_maps_s", maps.seconds},
+                  {"ms_per_image", 1000.0 * maps.seconds / std::max(1, maps.count)},
+                  {"metrics_s", eval_seconds}};
+  if (train && train->trained) {
+    timings["train_s"] = train->seconds;
+    timings["s_per_epoch"] = train->seconds_per_epoch;
+  }
+  Json j = {{"category", config.category},
+            {"pixel_auroc", ev.pixel_auroc},
+            {"image_auroc", ev.image_auroc},
+            {"pixel_aupro", ev.pixel_aupro},
+            {"aupro_max_fpr", 0.3},
+            {"thresholds", {{"pixel_f1", f1_json(ev.pixel_f1)}, {"image_f1", f1_json(ev.image_f1)}}},
+            {"mask_rule", mask_rule_name(ev.rule)},
+            {"epochs", info.epoch},
+            {"size", maps.size},
+            {"layers", join_layers(info.recipe.layers)},
+            {"n_images", ev.n_images},
+            {"n_anomalous_images", ev.n_anomalous_images},
+            {"n_defect_pixels", ev.n_defect_pixels},
+            {"n_components", ev.n_components},
+            {"device", device},
+            {"checkpoint", checkpoint},
+            {"timings", timings}};
+  if (train && train->trained) j["final_train_loss_per_image"] = train->final_loss;
+  return j;
+}
+
+}  // namespace
+
+TestResult test_model(const TestConfig& config, const ProgressCallback& progress, const TrainSummary* train) try {
+  const Reporter report(progress);
+  if (config.data_dir.empty() || config.category.empty()) throw Error("test needs --data_dir and --category");
+  const std::string model_folder = config.model_dir + "/" + config.category;
+  const std::string checkpoint = model_folder + "/student.h5";
+  const std::vector<ImageRecord> records = scan_split(config.data_dir, config.category, Split::test);
+  const Recipe recipe = checkpoint_recipe(checkpoint, config.require);
+  const MaskRule rule = parse_mask_rule(config.mask_rule);
+  const std::string out_dir = config.results_dir + "/" + config.category;
+  ensure_writable_dir(out_dir);
+  const std::string teacher = find_teacher(config.runtime.teacher, model_folder);
+
+  const auto load_start = Clock::now();
+  const ImageSet images = load_with_progress("test images", records, preprocess_of(recipe), true, report);
+  const double load_seconds = seconds_since(load_start);
+
+  std::unique_ptr<Backend> backend = make_backend(config.runtime, report);
+  StfpmModel model(*backend, recipe);
+  load_teacher(model, teacher, report);
+  load_checkpoint(checkpoint, model, false);
+  const CheckpointInfo info = read_checkpoint_info(checkpoint);
+  report.message("student: " + checkpoint + " (" + std::to_string(info.epoch) + " epochs)");
+  const int batch = std::max(1, std::min<int>(config.batch_size, int(images.count())));
+  model.plan_inference(batch, images.size, images.size);
+  const AnomalyMaps maps = compute_anomaly_maps(model, images, batch, report);
+
+  const auto metrics_start = Clock::now();
+  std::vector<uint8_t> masks(images.masks.size()), labels(images.count());
+  binarize_mask(masks.data(), images.masks.data(), masks.size(), rule);
+  for (size_t i = 0; i < images.count(); ++i) labels[i] = images.records[i].anomalous ? 1 : 0;
+  const Evaluation ev = evaluate(maps.combined.data(), masks.data(), maps.count, maps.size, maps.size,
+                                 maps.scores.data(), labels.data(), rule);
+  const double eval_seconds = seconds_since(metrics_start);
+
+  write_json_file(out_dir + "/metrics.json", metrics_json(config, checkpoint, ev, info, maps, load_seconds,
+                                                          eval_seconds, train, device_name(backend->kind())));
+  const HeatRanges ranges = heat_ranges_of(maps);
+  write_test_reports({config.results_dir, config.category, config.save_images, config.save_maps}, images, maps, ev,
+                     ranges, report);
+  save_calibration(model_folder + "/thresholds.h5", ev, ranges, info.epoch);
+
+  TestResult result;
+  result.pixel_auroc = ev.pixel_auroc;
+  result.image_auroc = ev.image_auroc;
+  result.pixel_aupro = ev.pixel_aupro;
+  result.pixel_f1 = threshold_of(ev.pixel_f1);
+  result.image_f1 = threshold_of(ev.image_f1);
+  result.mask_rule = mask_rule_name(rule);
+  result.epochs = info.epoch;
+  result.results_folder = out_dir;
+  return result;
+} catch (...) {
+  rethrow_as_error();
+}
+
+}  // namespace stfpm

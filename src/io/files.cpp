@@ -1,0 +1,40 @@
+#include "io/files.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <stdexcept>
+
+namespace stfpm {
+
+void write_file_atomic(const std::string& path, const std::string& contents) {
+  const std::string tmp = path + ".tmp";
+  auto fail = [&](int err) {
+    std::remove(tmp.c_str());
+    throw std::runtime_error("cannot write " + path + ": " + std::strerror(err));
+  };
+  std::FILE* f = std::fopen(tmp.c_str(), "wb");
+  if (!f) fail(errno);
+  const bool written = std::fwrite(contents.data(), 1, contents.size(), f) == contents.size();
+  int err = errno;
+  const bool flushed = std::fflush(f) == 0;
+  if (written && !flushed) err = errno;
+  const bool closed = std::fclose(f) == 0;
+  if (written && flushed && !closed) err = errno;
+  if (!written || !flushed || !closed) fail(err);
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) fail(errno);
+}
+
+void create_parent_dirs(const std::string& path) {
+  const std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  if (dir.empty()) return;
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  // create_directories reports no error when the folder exists; a file in the way or a missing permission does.
+  if (ec || !std::filesystem::is_directory(dir))
+    throw std::runtime_error("cannot create folder " + dir.string() + " for " + path + ": " +
+                             (ec ? ec.message() : std::string("not a folder")));
+}
+
+}  // namespace stfpm
