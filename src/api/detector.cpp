@@ -77,7 +77,7 @@ std::vector<Prediction> Detector::Impl::run(const std::vector<Image8>& originals
     backend->upload(x.data(), pixels.data(), size_t(n) * 3 * plane);
     model->anomaly_maps(map.data(), levels.data(), x.data(), n, s, s);
     backend->download(host_map.data(), map.data(), size_t(n) * plane);
-    if (options.level_maps) backend->download(host_levels.data(), levels.data(), host_levels.size());
+    if (options.level_maps) backend->download(host_levels.data(), levels.data(), size_t(n_levels) * n * plane);
     for (int j = 0; j < n; ++j) {
       const Image8& original = originals[first + size_t(j)];
       Prediction& p = out[first + size_t(j)];
@@ -89,10 +89,10 @@ std::vector<Prediction> Detector::Impl::run(const std::vector<Image8>& originals
       p.anomalous = double(p.score) >= threshold;
       p.width = original.width;
       p.height = original.height;
-      // The batch's level maps are (levels, max_batch, S, S).
+      // The batch's level maps are (levels, n, S, S).
       if (options.level_maps)
         for (int l = 0; l < n_levels; ++l) {
-          const float* lm = host_levels.data() + (size_t(l) * size_t(max_batch) + size_t(j)) * plane;
+          const float* lm = host_levels.data() + (size_t(l) * size_t(n) + size_t(j)) * plane;
           p.level_maps.emplace_back(lm, lm + plane);
         }
       if (options.full_size_map) p.full_map = resize_map_bilinear(m, s, s, original.width, original.height);

@@ -87,11 +87,15 @@ std::vector<T> number_list(const std::string& flag, const std::vector<std::strin
   return out;
 }
 
-// Shortest text that reads back to the same value: 0.4f is "0.4", not "0.400000006".
+// Shortest text that reads back to the same value, %g-style: 0.4f is "0.4" (not "0.400000006"), 1e-4f "0.0001".
 template <typename T>
 std::string number_text(T v) {
   char buf[32];
-  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  std::to_chars_result r;
+  if constexpr (std::is_floating_point<T>::value)
+    r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::general);
+  else
+    r = std::to_chars(buf, buf + sizeof buf, v);
   return std::string(buf, r.ptr);
 }
 

@@ -1,0 +1,145 @@
+// The recipe's field table: parsing from text, validation, typed checkpoint attributes (version 2), reading
+// version-1 checkpoints (text attributes), and the "checkpoint from another configuration" check.
+#include <catch2/catch.hpp>
+
+#include <stfpm/stfpm.h>
+
+#include <string>
+#include <vector>
+
+#include "core/backend.h"
+#include "io/hdf5_io.h"
+#include "model/checkpoint.h"
+#include "model/recipe.h"
+#include "test_util.h"
+
+using namespace stfpm;
+
+TEST_CASE("recipe: fields parse from text and print back", "[recipe]") {
+  Recipe r;
+  set_recipe_field(r, "layers", {"2,3"});
+  CHECK(r.layers == std::vector<int>{2, 3});
+  set_recipe_field(r, "alphas", {"0.5", "2"});  // separate tokens, as argparse's nargs='+'
+  CHECK(r.alphas == std::vector<float>{0.5f, 2.0f});
+  set_recipe_field(r, "weight_decay", {"5e-4"});  // an alias of wd
+  CHECK(r.weight_decay == 5e-4f);
+  set_recipe_field(r, "seed", {"18446744073709551615"});
+  CHECK(r.seed == 18446744073709551615ull);
+  set_recipe_field(r, "mean", {"0.5,0.5,0.5"});
+  CHECK(recipe_field_text(r, "mean") == "0.5,0.5,0.5");
+  CHECK(recipe_field_text(r, "lr") == "0.4");
+  CHECK(recipe_field_text(r, "wd") == "0.0005");
+
+  const Recipe before = r;
+  CHECK_THROWS_WITH(set_recipe_field(r, "epochs", {"three"}), "--epochs: 'three' is not a valid number");
+  CHECK_THROWS_WITH(set_recipe_field(r, "batch_size", {"0"}), "--batch_size must be at least 1, got 0");
+  CHECK_THROWS_WITH(set_recipe_field(r, "std", {"1,2"}), "--std needs 3 values (R G B), got 2");
+  CHECK_THROWS_WITH(set_recipe_field(r, "seed", {"-1"}), "--seed: '-1' is not a valid number");
+  CHECK_THROWS_AS(set_recipe_field(r, "nonsense", {"1"}), Error);
+  CHECK(r.layers == before.layers);  // a failed set changes nothing
+  CHECK(r.epochs == before.epochs);
+
+  size_t fixed = 0;
+  for (const RecipeField& f : recipe_fields()) fixed += f.fixed_by_checkpoint;
+  CHECK(fixed == 4);  // size, layers, mean, std
+  CHECK(recipe_fields().size() == 11);
+}
+
+TEST_CASE("recipe: validation names the bad field", "[recipe][bad-input]") {
+  auto fails = [](void (*change)(Recipe&), const std::string& message) {
+    Recipe r;
+    change(r);
+    CHECK_THROWS_WITH(validate(r), Catch::Contains(message));
+  };
+  validate(Recipe{});
+  fails([](Recipe& r) { r.layers = {1, 1}; }, "--layers: 1 is not a distinct layer");
+  fails([](Recipe& r) { r.layers = {4}; }, "--layers: 4 is not a distinct layer");
+  fails([](Recipe& r) { r.layers.clear(); }, "--layers: at least one");
+  fails([](Recipe& r) { r.alphas = {1, -1, 1}; }, "--alphas: weights must be finite and >= 0");
+  fails([](Recipe& r) { r.std[1] = 0; }, "--std values must be positive");
+  fails([](Recipe& r) { r.lr = 0; }, "--lr must be a positive number");
+  fails([](Recipe& r) { r.momentum = 1; }, "--momentum must be in [0, 1)");
+  fails([](Recipe& r) { r.weight_decay = -1; }, "--wd must be >= 0");
+  fails([](Recipe& r) { r.size = 0; }, "--size must be at least 1");
+}
+
+TEST_CASE("recipe: typed checkpoint attributes round-trip; version 1 text attributes still read", "[recipe]") {
+  const test::TempDir tmp("recipe");
+  Recipe r;
+  r.size = 96;
+  r.layers = {1, 3};
+  r.alphas = {0.25f, 4.0f};
+  r.mean = {0.1f, 0.2f, 0.3f};
+  r.lr = 0.123f;
+  r.seed = 1ull << 63;
+  {
+    H5Writer out(tmp.file("v2.h5"));
+    write_recipe(out, r);
+    out.commit();
+  }
+  const H5Reader v2(tmp.file("v2.h5"));
+  CHECK_FALSE(v2.attr_is_string("layers"));  // typed, not text
+  CHECK_FALSE(v2.attr_is_string("seed"));
+  CHECK(v2.attr_ints("layers") == std::vector<int64_t>{1, 3});
+  const Recipe back = read_recipe(v2);
+  for (const RecipeField& f : recipe_fields()) CHECK(recipe_field_text(back, f.name) == recipe_field_text(r, f.name));
+  require_same("x.h5", r, back, resume_fields());
+
+  // A version-1 header, as the first release wrote it: lists and the seed as text.
+  {
+    H5Writer out(tmp.file("v1.h5"));
+    out.set_attr("format", std::string("stfpm-student-checkpoint-1"));
+    out.set_attr("epoch", int64_t(7));
+    out.set_attr("steps", int64_t(14));
+    out.set_attr("epochs", int64_t(10));
+    out.set_attr("batch_size", int64_t(16));
+    out.set_attr("size", int64_t(128));
+    out.set_attr("seed", std::string("42"));
+    out.set_attr("layers", std::string("2,3"));
+    out.set_attr("alphas", std::string("1,0.5"));
+    out.set_attr("mean", std::string("0.485,0.456,0.406"));
+    out.set_attr("std", std::string("0.229,0.224,0.225"));
+    out.set_attr("lr", double(0.4f));
+    out.set_attr("momentum", double(0.9f));
+    out.set_attr("weight_decay", double(1e-4f));
+    out.set_attr("category", std::string("bottle"));
+    out.set_attr("teacher", std::string("t.h5"));
+    out.commit();
+  }
+  const CheckpointInfo v1 = read_checkpoint_info(tmp.file("v1.h5"));
+  CHECK(v1.version == 1);
+  CHECK(v1.epoch == 7);
+  CHECK(v1.steps == 14);
+  CHECK(v1.category == "bottle");
+  CHECK(v1.recipe.size == 128);
+  CHECK(v1.recipe.layers == std::vector<int>{2, 3});
+  CHECK(v1.recipe.alphas == std::vector<float>{1.0f, 0.5f});
+  CHECK(v1.recipe.seed == 42);
+  CHECK(v1.recipe.batch_size == 16);
+  CHECK(v1.recipe.epochs == 10);
+  CHECK(v1.recipe.lr == 0.4f);
+  CHECK(v1.recipe.mean == Recipe{}.mean);
+
+  // An unknown version is named.
+  {
+    H5Writer out(tmp.file("v9.h5"));
+    out.set_attr("format", std::string("stfpm-student-checkpoint-9"));
+    out.commit();
+  }
+  CHECK_THROWS_WITH(read_checkpoint_info(tmp.file("v9.h5")), Catch::Contains("format version 9 is not known"));
+}
+
+TEST_CASE("recipe: a checkpoint from another configuration names the field and both values", "[recipe]") {
+  Recipe wanted, saved;
+  saved.size = 64;
+  wanted.size = 96;
+  CHECK_THROWS_WITH(require_same("m/student.h5", wanted, saved, {"layers", "size"}),
+                    "m/student.h5: checkpoint from another configuration: --size is 96 here but 64 in the checkpoint");
+  require_same("m/student.h5", wanted, saved, {"layers", "mean"});  // fields not named are not compared
+  wanted = saved;
+  wanted.lr = 0.1f;
+  CHECK_THROWS_WITH(require_same("c.h5", wanted, saved, resume_fields()), Catch::Contains("--lr is 0.1 here but 0.4"));
+  wanted = saved;
+  wanted.epochs = 200;  // the epoch count may grow on resume
+  require_same("c.h5", wanted, saved, resume_fields());
+}
