@@ -8,6 +8,13 @@
 # Exits 77 (skipped) after the build when no teacher was installed (none in weights/ or ../shared/weights/).
 set -euo pipefail
 build=$1 source=$2 work=$3
+# The README shows tests/consumer/main.cpp as its example: keep them the same.
+python3 - "$source/README.md" "$source/tests/consumer/main.cpp" <<'PY' || exit 1
+import sys
+readme, example = open(sys.argv[1]).read(), open(sys.argv[2]).read()
+if "```cpp\n" + example + "```" not in readme:
+    sys.exit("README.md does not show tests/consumer/main.cpp as its C++ example")
+PY
 rm -rf "$work"
 mkdir -p "$work"
 prefix=$work/prefix
@@ -29,7 +36,7 @@ stfpm=$prefix/bin/stfpm
 find data/synthetic/train/good -name '*.png' | sort | tail -n +7 | xargs rm -f
 "$stfpm" train --data_dir data --category synthetic --size 64 --epochs 1 --device cpu --no_images \
   > train.log 2>&1 || { cat train.log; exit 1; }
-grep -q "teacher: $prefix/bin/../share/stfpm/resnet18_imagenet.h5" train.log \
+grep -q "teacher: $prefix/[a-z]*/../share/stfpm/resnet18_imagenet.h5" train.log \
   || { echo "the installed program did not use the installed teacher:"; grep teacher: train.log; exit 1; }
 # The consumer program lives outside the prefix: it finds the teacher in the model folder (a self-contained model
 # folder is how a model is deployed).

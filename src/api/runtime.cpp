@@ -6,7 +6,6 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 
 #include "api/errors.h"
 #include "io/files.h"
@@ -152,15 +151,6 @@ ImageSet load_with_progress(const std::string& what, const std::vector<ImageReco
                              [&](size_t done, size_t total) { report.update(task, done, total); });
   report.finished(task, records.size());
   return set;
-}
-
-void ensure_writable_dir(const std::string& dir) {
-  const std::string probe = dir + "/.stfpm_write_test";
-  create_parent_dirs(probe);
-  std::ofstream out(probe);
-  if (!out) throw Error(dir + ": folder is not writable");
-  out.close();
-  std::remove(probe.c_str());
 }
 
 Recipe checkpoint_recipe(const std::string& path, const RecipeRequirement& require) {

@@ -1,5 +1,5 @@
 // What every API entry point shares: reporting progress to the caller's callback, creating the backend from a
-// Runtime, finding and loading the teacher, loading images with progress, and checking output folders.
+// Runtime, finding and loading the teacher, loading images with progress, and the recipe of a checkpoint.
 #pragma once
 
 #include <memory>
@@ -37,8 +37,6 @@ void load_teacher(StfpmModel& model, const std::string& path, const Reporter& re
 // Loads the images of `records` once, reporting progress as task "loading <what>".
 ImageSet load_with_progress(const std::string& what, const std::vector<ImageRecord>& records,
                             const Preprocess& preprocess, bool with_masks, const Reporter& report);
-// Creates `dir` if needed and checks a file can be written there; throws naming the folder otherwise.
-void ensure_writable_dir(const std::string& dir);
 
 // The recipe of the checkpoint at `path`, after checking that the fields `require` names agree with it.
 Recipe checkpoint_recipe(const std::string& path, const RecipeRequirement& require);

@@ -14,6 +14,7 @@
 
 #include "api/errors.h"
 #include "api/runtime.h"
+#include "io/files.h"
 #include "eval/metrics.h"
 #include "model/checkpoint.h"
 #include "model/recipe.h"

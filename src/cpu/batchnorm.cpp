@@ -3,12 +3,14 @@
 #include <cmath>
 
 #include "cpu/cpu_backend.h"
+#include "cpu/vector_clones.h"
 
 namespace stfpm {
+namespace {
 
-void CpuBackend::batchnorm_forward_train(float* y, float* save_mean, float* save_invstd, float* running_mean,
-                                         float* running_var, const float* x, const float* gamma,
-                                         const float* beta, const Dims& d, float momentum, float eps) {
+STFPM_VECTOR_CLONES void forward_train(float* y, float* save_mean, float* save_invstd, float* running_mean,
+                                       float* running_var, const float* x, const float* gamma, const float* beta,
+                                       const Dims& d, float momentum, float eps) {
   const size_t plane = d.plane(), image = size_t(d.c) * plane;
   const double m = double(d.n) * double(plane);
 #pragma omp parallel for schedule(dynamic)
@@ -46,9 +48,9 @@ void CpuBackend::batchnorm_forward_train(float* y, float* save_mean, float* save
   }
 }
 
-void CpuBackend::batchnorm_forward_eval(float* y, const float* x, const float* gamma, const float* beta,
-                                        const float* running_mean, const float* running_var, const Dims& d,
-                                        float eps) {
+STFPM_VECTOR_CLONES void forward_eval(float* y, const float* x, const float* gamma, const float* beta,
+                                      const float* running_mean, const float* running_var, const Dims& d,
+                                      float eps) {
   const size_t plane = d.plane(), image = size_t(d.c) * plane;
 #pragma omp parallel for collapse(2) schedule(static)
   for (int n = 0; n < d.n; ++n) {
@@ -64,9 +66,9 @@ void CpuBackend::batchnorm_forward_eval(float* y, const float* x, const float* g
 
 // With xhat = (x - mean) * invstd and m = N*H*W values per channel:
 //   dbeta = sum(dy), dgamma = sum(dy * xhat), dx = gamma * invstd / m * (m * dy - dbeta - xhat * dgamma).
-void CpuBackend::batchnorm_backward(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
-                                    const float* save_mean, const float* save_invstd, const float* gamma,
-                                    const Dims& d) {
+STFPM_VECTOR_CLONES void backward(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
+                                  const float* save_mean, const float* save_invstd, const float* gamma,
+                                  const Dims& d) {
   const size_t plane = d.plane(), image = size_t(d.c) * plane;
   const double m = double(d.n) * double(plane);
 #pragma omp parallel for schedule(dynamic)
@@ -100,6 +102,26 @@ void CpuBackend::batchnorm_backward(float* dx, float* dgamma, float* dbeta, cons
       }
     }
   }
+}
+
+}  // namespace
+
+void CpuBackend::batchnorm_forward_train(float* y, float* save_mean, float* save_invstd, float* running_mean,
+                                         float* running_var, const float* x, const float* gamma,
+                                         const float* beta, const Dims& d, float momentum, float eps) {
+  forward_train(y, save_mean, save_invstd, running_mean, running_var, x, gamma, beta, d, momentum, eps);
+}
+
+void CpuBackend::batchnorm_forward_eval(float* y, const float* x, const float* gamma, const float* beta,
+                                        const float* running_mean, const float* running_var, const Dims& d,
+                                        float eps) {
+  forward_eval(y, x, gamma, beta, running_mean, running_var, d, eps);
+}
+
+void CpuBackend::batchnorm_backward(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
+                                    const float* save_mean, const float* save_invstd, const float* gamma,
+                                    const Dims& d) {
+  backward(dx, dgamma, dbeta, dy, x, save_mean, save_invstd, gamma, d);
 }
 
 }  // namespace stfpm

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "cpu/cpu_backend.h"
+#include "cpu/vector_clones.h"
 
 namespace stfpm {
 namespace {
@@ -27,7 +28,7 @@ void valid_range(int out_size, int size, int stride, int pad, int offset, int* f
 }
 
 // col (C*R*S, OH*OW) <- x (C, H, W), zero where the window hangs over the padding.
-void im2col(float* col, const float* x, const ConvGeometry& g) {
+STFPM_VECTOR_CLONES void im2col(float* col, const float* x, const ConvGeometry& g) {
   const int oh = g.out_h(), ow = g.out_w();
   for (int c = 0; c < g.c; ++c) {
     const float* plane = x + size_t(c) * g.h * g.w;
@@ -58,7 +59,7 @@ void im2col(float* col, const float* x, const ConvGeometry& g) {
 }
 
 // dx (C, H, W) += the columns of dcol (C*R*S, OH*OW) scattered back to where im2col read them.
-void col2im_add(float* dx, const float* col, const ConvGeometry& g) {
+STFPM_VECTOR_CLONES void col2im_add(float* dx, const float* col, const ConvGeometry& g) {
   const int oh = g.out_h(), ow = g.out_w();
   for (int c = 0; c < g.c; ++c) {
     float* plane = dx + size_t(c) * g.h * g.w;

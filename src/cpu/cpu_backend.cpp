@@ -1,5 +1,6 @@
 // CPU backend: memory, construction, and the SGD update. The layers live in the sibling files.
 #include "cpu/cpu_backend.h"
+#include "cpu/vector_clones.h"
 
 #include <cblas.h>
 #include <omp.h>
@@ -52,8 +53,10 @@ void CpuBackend::copy(float* dst, const float* src, size_t count) {
   if (dst != src) std::memcpy(dst, src, count * sizeof(float));
 }
 
-void CpuBackend::sgd_step(float* params, float* momentum_buf, const float* grads, size_t count, float lr,
-                          float momentum, float weight_decay, bool first_step) {
+namespace {
+
+STFPM_VECTOR_CLONES void sgd(float* params, float* momentum_buf, const float* grads, size_t count, float lr,
+                             float momentum, float weight_decay, bool first_step) {
 #pragma omp parallel for schedule(static)
   for (size_t i = 0; i < count; ++i) {
     float g = grads[i] + weight_decay * params[i];
@@ -61,6 +64,13 @@ void CpuBackend::sgd_step(float* params, float* momentum_buf, const float* grads
     momentum_buf[i] = buf;
     params[i] -= lr * buf;
   }
+}
+
+}  // namespace
+
+void CpuBackend::sgd_step(float* params, float* momentum_buf, const float* grads, size_t count, float lr,
+                          float momentum, float weight_decay, bool first_step) {
+  sgd(params, momentum_buf, grads, count, lr, momentum, weight_decay, first_step);
 }
 
 }  // namespace stfpm

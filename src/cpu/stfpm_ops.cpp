@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "cpu/cpu_backend.h"
+#include "cpu/vector_clones.h"
 
 namespace stfpm {
 namespace {
@@ -11,7 +12,7 @@ namespace {
 constexpr float kNormEps = 1e-12f;  // F.normalize's eps: t^ = t / max(||t||, eps)
 
 // inv[p] = 1 / max(||x[:, p]||_2, eps) for each pixel p of one image x (C, P).
-void inverse_norms(float* inv, const float* x, int channels, size_t pixels) {
+STFPM_VECTOR_CLONES void inverse_norms(float* inv, const float* x, int channels, size_t pixels) {
   std::fill(inv, inv + pixels, 0.0f);
   for (int c = 0; c < channels; ++c) {
     const float* row = x + size_t(c) * pixels;
@@ -21,8 +22,8 @@ void inverse_norms(float* inv, const float* x, int channels, size_t pixels) {
 }
 
 // dist[p] = 0.5 * ||t^[:, p] - s^[:, p]||^2 for one image; returns the image's sum of dist (in double).
-double half_squared_distance(float* dist, const float* t, const float* s, const float* inv_t, const float* inv_s,
-                             int channels, size_t pixels) {
+STFPM_VECTOR_CLONES double half_squared_distance(float* dist, const float* t, const float* s, const float* inv_t,
+                                                 const float* inv_s, int channels, size_t pixels) {
   std::fill(dist, dist + pixels, 0.0f);
   for (int c = 0; c < channels; ++c) {
     const float* tr = t + size_t(c) * pixels;

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <stdexcept>
 
 namespace stfpm {
@@ -35,6 +36,15 @@ void create_parent_dirs(const std::string& path) {
   if (ec || !std::filesystem::is_directory(dir))
     throw std::runtime_error("cannot create folder " + dir.string() + " for " + path + ": " +
                              (ec ? ec.message() : std::string("not a folder")));
+}
+
+void ensure_writable_dir(const std::string& dir) {
+  const std::string probe = dir + "/.stfpm_write_test";
+  create_parent_dirs(probe);
+  std::ofstream out(probe);
+  if (!out) throw std::runtime_error(dir + ": folder is not writable");
+  out.close();
+  std::remove(probe.c_str());
 }
 
 }  // namespace stfpm
