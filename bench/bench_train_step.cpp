@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "api/backends.h"
 #include "core/backend.h"
 #include "model/stfpm_model.h"
 

@@ -43,9 +43,11 @@ grep -q "teacher: $prefix/[a-z]*/../share/stfpm/resnet18_imagenet.h5" train.log 
 ln -s "$prefix/share/stfpm/resnet18_imagenet.h5" models/synthetic/teacher.h5
 image=data/synthetic/test/hole/000.png
 "$work/consumer/consumer" models/synthetic "$image" > consumer.out
-"$stfpm" predict --category synthetic --images "$image" --device cpu --no_images > predict.out 2> predict.log
+if "$work/consumer/consumer" models/missing "$image" 2> error.out; then echo "a missing model folder passed"; exit 1; fi
+grep -q "models/missing/student.h5" error.out || { echo "unclear error: $(cat error.out)"; exit 1; }
+"$stfpm" predict --category synthetic --images "$image" --no_images > predict.out 2> predict.log
 echo "consumer: $(cat consumer.out)"
 echo "predict:  $(cat predict.out)"
-# Same image, same model, same threshold: the same line (the consumer runs on the default device, the CPU here).
+# Same image, model, threshold and (default) device: the same line.
 cmp -s consumer.out predict.out || { echo "the consumer and stfpm predict disagree"; exit 1; }
 echo "consumer test passed"

@@ -7,6 +7,7 @@
 #include <limits>
 #include <string>
 
+#include "api/backends.h"
 #include "core/backend.h"
 #include "test_gpu_util.h"
 #include "test_util.h"

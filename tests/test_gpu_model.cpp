@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "api/backends.h"
 #include "core/backend.h"
 #include "model/resnet18.h"
 #include "model/stfpm_model.h"

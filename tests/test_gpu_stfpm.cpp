@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "api/backends.h"
 #include "core/backend.h"
 #include "test_gpu_util.h"
 #include "test_util.h"

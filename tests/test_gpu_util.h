@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "api/backends.h"
 #include "core/backend.h"
 #include "core/tensor.h"
 

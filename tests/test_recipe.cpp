@@ -96,7 +96,7 @@ TEST_CASE("recipe: typed checkpoint attributes round-trip; version 1 text attrib
     out.set_attr("size", int64_t(128));
     out.set_attr("seed", std::string("42"));
     out.set_attr("layers", std::string("2,3"));
-    out.set_attr("alphas", std::string("1,0.5"));
+    out.set_attr("alphas", std::string("1,1,1"));  // version 1 kept --alphas' default with --layers 2,3
     out.set_attr("mean", std::string("0.485,0.456,0.406"));
     out.set_attr("std", std::string("0.229,0.224,0.225"));
     out.set_attr("lr", double(0.4f));
@@ -113,7 +113,8 @@ TEST_CASE("recipe: typed checkpoint attributes round-trip; version 1 text attrib
   CHECK(v1.category == "bottle");
   CHECK(v1.recipe.size == 128);
   CHECK(v1.recipe.layers == std::vector<int>{2, 3});
-  CHECK(v1.recipe.alphas == std::vector<float>{1.0f, 0.5f});
+  CHECK(v1.recipe.alphas == std::vector<float>{1.0f, 1.0f});  // what that run trained with
+  validate(v1.recipe);
   CHECK(v1.recipe.seed == 42);
   CHECK(v1.recipe.batch_size == 16);
   CHECK(v1.recipe.epochs == 10);

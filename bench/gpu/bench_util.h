@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "api/backends.h"
 #include "core/backend.h"
 #include "cuda_backend_impl.h"
 

@@ -26,24 +26,29 @@ std::string folder_of(const std::string& file) {
   return slash == std::string::npos ? "." : file.substr(0, slash);
 }
 
-// <prefix>/share/stfpm for the prefix this code runs from: the folder above the one holding the shared library or
-// the program (so an installed tree can be moved), then the prefix configured at build time.
+// <prefix>/share/stfpm for the prefix this code runs from: relative to the shared library or program that holds
+// this function, and to the running program (so an installed tree can be moved), then the prefix configured at
+// build time.
 std::vector<std::string> installed_data_folders() {
   std::vector<std::string> out;
+  auto add = [&out](const std::string& folder) {
+    for (const std::string& f : out)
+      if (f == folder) return;
+    out.push_back(folder);
+  };
   Dl_info info{};
   if (dladdr(reinterpret_cast<void*>(&installed_data_folders), &info) && info.dli_fname) {
     if (char* real = realpath(info.dli_fname, nullptr)) {
-      out.push_back(folder_of(real) + "/../" + STFPM_DATADIR_NAME);
+      const std::string folder = folder_of(real);
       std::free(real);
+      add(folder + "/" + STFPM_LIB_TO_DATA);
+      add(folder + "/" + STFPM_BIN_TO_DATA);
     }
   }
   char exe[4096];
   const ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  if (n > 0) {
-    const std::string folder = folder_of(std::string(exe, size_t(n))) + "/../" + STFPM_DATADIR_NAME;
-    if (out.empty() || out.front() != folder) out.push_back(folder);
-  }
-  out.push_back(STFPM_INSTALL_DATADIR);
+  if (n > 0) add(folder_of(std::string(exe, size_t(n))) + "/" + STFPM_BIN_TO_DATA);
+  add(STFPM_INSTALL_DATADIR);
   return out;
 }
 

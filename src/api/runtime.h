@@ -8,6 +8,7 @@
 
 #include <stfpm/stfpm.h>
 
+#include "api/backends.h"
 #include "core/backend.h"
 #include "data/dataset.h"
 #include "model/stfpm_model.h"

@@ -80,7 +80,7 @@ TrainSummary train(const TrainConfig& config, const ProgressCallback& progress) 
   ensure_writable_dir(model_folder);
   ensure_writable_dir(config.results_dir + "/" + config.category);
   scan_split(config.data_dir, config.category, Split::test);
-  const std::string teacher = find_teacher(config.runtime.teacher);
+  const std::string teacher = find_teacher(config.runtime.teacher, model_folder);
 
   const Preprocess preprocess = preprocess_of(recipe);
   const std::vector<ImageRecord> records = scan_split(config.data_dir, config.category, Split::train);

@@ -110,7 +110,7 @@ std::vector<Option> build_options() {
       {{"no_images"}, "", "do not write the heatmap result images", "train test predict", false,
        [](CommandLine& c, V) { c.save_images = false; }},
       {{"threshold"}, "X", "predict: image-score threshold (default: the F1-optimal one saved by test)", "predict",
-       false, [](CommandLine& c, V v) { c.threshold = parse_number<double>("threshold", v[0]); }},
+       false, [](CommandLine& c, V v) { c.threshold = parse_number<float>("threshold", v[0]); }},
   };
   table.insert(table.end(), rest.begin(), rest.end());
   return table;

@@ -1,6 +1,6 @@
 // The op interface both backends implement: the CPU backend (src/cpu/, plain loops and OpenBLAS) and the CUDA
-// backend (cuda/, cuDNN, cuBLAS and our kernels). The model (resnet18.*) and the STFPM loops (stfpm.*) are written
-// once against this interface and never see which backend runs them.
+// backend (cuda/, cuDNN, cuBLAS and our kernels). The model (src/model/) is written once against this interface and
+// never sees which backend runs it; api/backends.h creates the backend a run asks for.
 //
 // Conventions for every op:
 //  - Pointers point into the backend's own memory (host memory for CPU, device memory for CUDA), float32, NCHW.
@@ -169,12 +169,5 @@ class Backend {
                         const float* grads,   // (count)
                         size_t count, float lr, float momentum, float weight_decay, bool first_step) = 0;
 };
-
-// Whether this build has the CUDA backend and the machine a usable GPU.
-bool cuda_available();
-// The default device: cuda when available, else cpu.
-DeviceKind default_device();
-// Creates a backend; throws std::runtime_error with the reason when the device is unusable.
-std::unique_ptr<Backend> make_backend(DeviceKind kind, const BackendOptions& options = {});
 
 }  // namespace stfpm

@@ -109,18 +109,21 @@ STFPM_VECTOR_CLONES void backward(float* dx, float* dgamma, float* dbeta, const 
 void CpuBackend::batchnorm_forward_train(float* y, float* save_mean, float* save_invstd, float* running_mean,
                                          float* running_var, const float* x, const float* gamma,
                                          const float* beta, const Dims& d, float momentum, float eps) {
+  const TeamSize team(threads_);
   forward_train(y, save_mean, save_invstd, running_mean, running_var, x, gamma, beta, d, momentum, eps);
 }
 
 void CpuBackend::batchnorm_forward_eval(float* y, const float* x, const float* gamma, const float* beta,
                                         const float* running_mean, const float* running_var, const Dims& d,
                                         float eps) {
+  const TeamSize team(threads_);
   forward_eval(y, x, gamma, beta, running_mean, running_var, d, eps);
 }
 
 void CpuBackend::batchnorm_backward(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
                                     const float* save_mean, const float* save_invstd, const float* gamma,
                                     const Dims& d) {
+  const TeamSize team(threads_);
   backward(dx, dgamma, dbeta, dy, x, save_mean, save_invstd, gamma, d);
 }
 

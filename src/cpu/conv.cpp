@@ -96,6 +96,7 @@ void CpuBackend::prepare_conv(const ConvGeometry& g) {
 }
 
 void CpuBackend::conv_forward(float* y, const float* x, const float* w, const ConvGeometry& g) {
+  const TeamSize team(threads_);
   const int P = g.out_h() * g.out_w(), CRS = g.c * g.r * g.s;
   const size_t x_image = size_t(g.c) * g.h * g.w, y_image = size_t(g.k) * P;
 #pragma omp parallel for schedule(static) if (g.n > 1)
@@ -112,6 +113,7 @@ void CpuBackend::conv_forward(float* y, const float* x, const float* w, const Co
 }
 
 void CpuBackend::conv_backward_data(float* dx, const float* dy, const float* w, const ConvGeometry& g) {
+  const TeamSize team(threads_);
   const int P = g.out_h() * g.out_w(), CRS = g.c * g.r * g.s;
   const size_t x_image = size_t(g.c) * g.h * g.w, y_image = size_t(g.k) * P;
 #pragma omp parallel for schedule(static) if (g.n > 1)
@@ -130,6 +132,7 @@ void CpuBackend::conv_backward_data(float* dx, const float* dy, const float* w, 
 }
 
 void CpuBackend::conv_backward_filter(float* dw, const float* dy, const float* x, const ConvGeometry& g) {
+  const TeamSize team(threads_);
   const int P = g.out_h() * g.out_w(), CRS = g.c * g.r * g.s;
   const size_t x_image = size_t(g.c) * g.h * g.w, y_image = size_t(g.k) * P;
   const int workers = std::min(threads_, g.n);

@@ -13,11 +13,16 @@
 
 namespace stfpm {
 
+// OpenBLAS's own thread count (used by sgemm outside our parallel regions, i.e. for a batch of one) is a process-wide
+// setting: the last CPU backend created sets it.
 CpuBackend::CpuBackend(const BackendOptions& options)
     : threads_(options.threads > 0 ? options.threads : omp_get_num_procs()), scratch_(threads_) {
-  omp_set_num_threads(threads_);
+  const TeamSize keep_callers(omp_get_max_threads());  // OpenBLAS's OpenMP build also sets the caller's team size
   openblas_set_num_threads(threads_);
 }
+
+CpuBackend::TeamSize::TeamSize(int threads) : saved(omp_get_max_threads()) { omp_set_num_threads(threads); }
+CpuBackend::TeamSize::~TeamSize() { omp_set_num_threads(saved); }
 
 std::string CpuBackend::describe() const {
   return "cpu (" + std::to_string(threads_) + " threads, OpenBLAS " + openblas_get_config() + ")";
@@ -70,6 +75,7 @@ STFPM_VECTOR_CLONES void sgd(float* params, float* momentum_buf, const float* gr
 
 void CpuBackend::sgd_step(float* params, float* momentum_buf, const float* grads, size_t count, float lr,
                           float momentum, float weight_decay, bool first_step) {
+  const TeamSize team(threads_);
   sgd(params, momentum_buf, grads, count, lr, momentum, weight_decay, first_step);
 }
 

@@ -68,6 +68,17 @@ class CpuBackend final : public Backend {
   };
   ConvScratch& scratch(int thread, const ConvGeometry& g);
 
+  // OpenMP's thread count is a per-thread setting: every op sets it to threads_ for the thread that calls it
+  // (whichever that is: a Detector may be used from any thread) and restores the caller's own on return, so a
+  // parallel region never has more threads than there are scratch slots.
+  struct TeamSize {
+    explicit TeamSize(int threads);
+    ~TeamSize();
+    TeamSize(const TeamSize&) = delete;
+    TeamSize& operator=(const TeamSize&) = delete;
+    int saved;
+  };
+
   int threads_;
   std::vector<ConvScratch> scratch_;
 };

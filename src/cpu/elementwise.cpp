@@ -29,11 +29,21 @@ STFPM_VECTOR_CLONES void add_values(float* y, const float* a, const float* b, si
 
 }  // namespace
 
-void CpuBackend::fill(float* dst, float value, size_t count) { fill_values(dst, value, count); }
-void CpuBackend::relu_forward(float* y, const float* x, size_t count) { relu(y, x, count); }
+void CpuBackend::fill(float* dst, float value, size_t count) {
+  const TeamSize team(threads_);
+  fill_values(dst, value, count);
+}
+void CpuBackend::relu_forward(float* y, const float* x, size_t count) {
+  const TeamSize team(threads_);
+  relu(y, x, count);
+}
 void CpuBackend::relu_backward(float* dx, const float* dy, const float* y, size_t count) {
+  const TeamSize team(threads_);
   relu_grad(dx, dy, y, count);
 }
-void CpuBackend::add(float* y, const float* a, const float* b, size_t count) { add_values(y, a, b, count); }
+void CpuBackend::add(float* y, const float* a, const float* b, size_t count) {
+  const TeamSize team(threads_);
+  add_values(y, a, b, count);
+}
 
 }  // namespace stfpm

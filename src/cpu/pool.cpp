@@ -21,6 +21,7 @@ Window window_of(const PoolGeometry& g, int i, int j) {
 
 // The maximum of each window; a NaN in the window wins, as in PyTorch, so it propagates.
 void CpuBackend::maxpool_forward(float* y, const float* x, const PoolGeometry& g) {
+  const TeamSize team(threads_);
   const int oh = g.out_h(), ow = g.out_w();
 #pragma omp parallel for schedule(static)
   for (int nc = 0; nc < g.n * g.c; ++nc) {
@@ -48,6 +49,7 @@ void CpuBackend::maxpool_forward(float* y, const float* x, const PoolGeometry& g
 // maximum, as PyTorch's CPU kernel picks it.
 void CpuBackend::maxpool_backward(float* dx, const float* dy, const float* y, const float* x,
                                   const PoolGeometry& g) {
+  const TeamSize team(threads_);
   const int oh = g.out_h(), ow = g.out_w();
 #pragma omp parallel for schedule(static)
   for (int nc = 0; nc < g.n * g.c; ++nc) {

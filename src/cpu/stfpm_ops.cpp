@@ -65,6 +65,7 @@ std::vector<Tap> bilinear_taps(int in_size, int out_size) {
 //   dL/ds = k / ||s|| * (d - u * (u . d))   when ||s|| > eps (the normalization's Jacobian projects out u),
 //   dL/ds = k / eps * d                     when the norm is clamped to eps.
 void CpuBackend::pyramid_loss(float* loss, float* grad_s, const FeaturePair& f, float alpha) {
+  const TeamSize team(threads_);
   const Dims& d = f.dims;
   const size_t pixels = d.plane(), image = size_t(d.c) * pixels;
   const float k = alpha / float(pixels);
@@ -109,6 +110,7 @@ void CpuBackend::pyramid_loss(float* loss, float* grad_s, const FeaturePair& f, 
 
 void CpuBackend::anomaly_map(float* map, float* level_maps, const std::vector<FeaturePair>& levels, int out_h,
                              int out_w) {
+  const TeamSize team(threads_);
   if (levels.empty()) return;
   const int n_images = levels[0].dims.n;
   const size_t out_plane = size_t(out_h) * out_w;

@@ -41,6 +41,10 @@ CheckpointInfo read_checkpoint_info(const std::string& path) {
   CheckpointInfo i;
   i.version = std::stoi(version);
   i.recipe = read_recipe(in);
+  // Version 1 recorded --alphas as given, so a run with --layers and no --alphas stored the default three weights
+  // while training with one weight of 1 per used layer.
+  if (i.version == 1 && i.recipe.alphas.size() != i.recipe.layers.size())
+    i.recipe.alphas.assign(i.recipe.layers.size(), 1.0f);
   i.epoch = int(in.attr_int("epoch"));
   i.steps = long(in.attr_int("steps"));
   i.category = in.attr_string("category");

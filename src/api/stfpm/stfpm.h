@@ -12,7 +12,8 @@
 //
 // Threads: a Detector may be shared between threads; its calls are serialized by an internal lock. For parallel
 // throughput give each thread its own Detector. Free functions (train, test_model, ...) share no state and may run
-// concurrently on different model folders. On the CPU each call uses Runtime::threads threads itself.
+// concurrently on different model folders. On the CPU each call runs Runtime::threads OpenMP threads, whichever
+// thread makes it (the caller's own OpenMP setting is restored); OpenBLAS's thread count is process-wide.
 #pragma once
 
 #include <array>
