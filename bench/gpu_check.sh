@@ -8,7 +8,12 @@
 # and ends with a summary. Missing pieces are reported, not fatal. Rebuilding on the GPU machine is not attempted:
 # it lacks the -dev packages (HDF5, OpenBLAS, libtiff headers) the build needs.
 #
-#   bench/gpu_check.sh          (STFPM_GPU_CHECK_BUDGET=seconds, default 330; the log also goes to $OUT/gpu_check.log)
+# Each [gpu] test case runs in its own process with CUDA_LAUNCH_BLOCKING=1 (a kernel fault is sticky for the rest
+# of a process, and without blocking launches it surfaces at a later op); a failing case is run again under
+# compute-sanitizer memcheck, which names the kernel and the access, and the first failure heads the summary.
+#
+#   bench/gpu_check.sh          (STFPM_GPU_CHECK_BUDGET=seconds, default 330; with $OUT set, the log goes to
+#                                $OUT/gpu_check.log and the summary to $OUT/gpu_summary.txt)
 set -u -o pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,7 +22,12 @@ BUNDLE=${STFPM_BUNDLE:-$REPO/.device/gpu_bundle.tar.xz}
 WORK=${STFPM_GPU_WORK:-/tmp/stfpm_gpu}
 BUDGET=${STFPM_GPU_CHECK_BUDGET:-330}
 START=$SECONDS
-if [ -n "${OUT:-}" ] && [ -d "${OUT:-}" ]; then exec > >(tee "$OUT/gpu_check.log") 2>&1; fi
+# With $OUT, the script runs itself once more with its output piped through tee, and waits for it: the log is
+# complete when this command returns (an `exec > >(tee ...)` would not wait for tee).
+if [ -n "${OUT:-}" ] && [ -d "${OUT:-}" ] && [ -z "${STFPM_GPU_CHECK_TEED:-}" ]; then
+  STFPM_GPU_CHECK_TEED=1 "$0" "$@" 2>&1 | tee "$OUT/gpu_check.log"
+  exit "${PIPESTATUS[0]}"
+fi
 
 SUMMARY=()
 note() { SUMMARY+=("$1"); }
@@ -75,15 +85,20 @@ find_lib() {  # prints the first folder of LIBDIRS holding $1
   for d in "${LIBDIRS[@]}"; do [ -e "$d/$1" ] && { echo "$d"; return 0; }; done
   return 1
 }
-for lib in libcudnn.so.9 libcublas.so.13 libcublasLt.so.13; do
-  if ! find_lib "$lib" >/dev/null; then
-    found=$(timeout 30 find / -xdev -name "$lib" -not -path '/proc/*' 2>/dev/null | head -n 1)
-    if [ -n "$found" ]; then add_dir "$(dirname "$found")"; else note "$lib: NOT FOUND on this machine"; fi
-  fi
-done
-RUNTIME_PATH=$(IFS=:; echo "${LIBDIRS[*]}")
-# Only our binaries see the bundle's libraries: python3 and nvidia-smi keep their own.
-OUR_PATH="$WORK/bundle/lib:$RUNTIME_PATH"
+# Libraries not in those folders: one bounded search of the usual roots (never the whole file system, which can
+# take minutes of the budget on a machine with large mounted data).
+missing=()
+for lib in libcudnn.so.9 libcublas.so.13 libcublasLt.so.13; do find_lib "$lib" >/dev/null || missing+=("$lib"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  pattern=()
+  for lib in "${missing[@]}"; do pattern+=(-o -name "$lib"); done
+  while read -r found; do add_dir "$(dirname "$found")"; done < <(timeout 15 find /usr/lib /usr/local /opt \
+    -maxdepth 6 \( -false "${pattern[@]}" \) 2>/dev/null | sort -u)
+  for lib in "${missing[@]}"; do find_lib "$lib" >/dev/null || note "$lib: NOT FOUND on this machine"; done
+fi
+# Only our binaries see the bundle's libraries: python3 and nvidia-smi keep their own. No empty entries (an empty
+# entry in LD_LIBRARY_PATH means the current folder).
+OUR_PATH=$(IFS=:; echo "$WORK/bundle/lib${LIBDIRS[*]:+:${LIBDIRS[*]}}")
 
 echo
 echo "=== GPU and libraries"
@@ -113,15 +128,36 @@ catch_result() {  # the Catch2 totals line of a log
 step cuda_host_tests 60 "${OURS[@]}" "$BIN/stfpm_tests" "[cuda-host]"
 rc=$?
 note "[cuda-host] tests: $([ $rc -eq 0 ] && echo PASS || echo "FAIL (status $rc)") - $(catch_result cuda_host_tests)"
-# STFPM_TEST_SKIP_CODE makes a test that finds no GPU end the run with 77 instead of passing silently.
-step gpu_tests 240 "${OURS[@]}" STFPM_TEST_SKIP_CODE=77 "$BIN/stfpm_tests" "[gpu]" --durations yes
-rc=$?
-case $rc in
-  0) note "[gpu] tests: PASS - $(catch_result gpu_tests)" ;;
-  77) note "[gpu] tests: SKIPPED - the tests saw no usable GPU (see the log)" ;;
-  *) note "[gpu] tests: FAIL (status $rc) - $(catch_result gpu_tests)"
-     while read -r l; do note "    $l"; done < <(grep -E "FAILED|WRONG" "$WORK/logs/gpu_tests.log" | head -n 20) ;;
-esac
+# Each case in its own process; STFPM_TEST_SKIP_CODE makes a case that finds no GPU end with 77 instead of passing
+# silently. Catch2 reads commas, brackets, '*' and quotes in a test spec as syntax, so the names are escaped.
+SANITIZER=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null | head -n 1)
+mapfile -t GPU_CASES < <("${OURS[@]}" "$BIN/stfpm_tests" --list-test-names-only "[gpu]" 2>/dev/null | grep -v '^ *$')
+passed=0 failed=0 skipped=0 first_failure=""
+for i in "${!GPU_CASES[@]}"; do
+  name=${GPU_CASES[$i]}
+  spec=$(printf '%s' "$name" | sed 's/[][,*"\\]/\\&/g')
+  step "gpu_case_$i" 60 "${OURS[@]}" CUDA_LAUNCH_BLOCKING=1 STFPM_TEST_SKIP_CODE=77 "$BIN/stfpm_tests" "$spec" \
+    --durations yes
+  rc=$?
+  grep -q "^No tests ran" "$WORK/logs/gpu_case_$i.log" && rc=3  # the spec matched nothing: not a pass
+  case $rc in
+    0) passed=$((passed + 1)) ;;
+    77) skipped=$((skipped + 1)) ;;
+    *) failed=$((failed + 1))
+       why=$(grep -m 1 -E "FAILED|error|CUDA|cuDNN|cuBLAS" "$WORK/logs/gpu_case_$i.log")
+       note "  FAIL (status $rc): $name: $why"
+       [ -z "$first_failure" ] && first_failure="$name (status $rc): $why"
+       if [ -n "$SANITIZER" ]; then
+         step "gpu_case_${i}_memcheck" 120 "${OURS[@]}" "$SANITIZER" --tool memcheck --error-exitcode 99 \
+           --print-limit 5 "$BIN/stfpm_tests" "$spec"
+         while read -r l; do note "    memcheck: $l"; done < <(grep -E "^========= (Invalid|Program hit|Error|  at)" \
+           "$WORK/logs/gpu_case_${i}_memcheck.log" | head -n 6)
+       fi ;;
+  esac
+done
+note "[gpu] tests: ${#GPU_CASES[@]} cases, $passed passed, $failed failed, $skipped skipped"
+[ ${#GPU_CASES[@]} -eq 0 ] && note "[gpu] tests: NONE LISTED (the test binary did not start?)"
+[ "$skipped" -gt 0 ] && note "[gpu] tests: skipped cases saw no usable GPU (see their logs)"
 
 # ---- kernel benchmarks -----------------------------------------------------------------------------------------
 step gpu_kernels 150 "${OURS[@]}" "$BIN/bench_gpu_kernels" all
@@ -165,4 +201,7 @@ fi
 
 echo
 echo "=== summary ($((SECONDS - START))s)"
-printf '%s\n' "${SUMMARY[@]}"
+{
+  [ -n "$first_failure" ] && echo "FIRST FAILURE: $first_failure"
+  printf '%s\n' "${SUMMARY[@]}"
+} | if [ -n "${OUT:-}" ] && [ -d "${OUT:-}" ]; then tee "$OUT/gpu_summary.txt"; else cat; fi

@@ -52,7 +52,7 @@ __global__ void upsample_product(float* map, float* level_maps, UpLevels lv, int
   const size_t plane = size_t(out_h) * out_w, count = size_t(n_images) * plane;
   for (size_t idx = blockIdx.x * size_t(blockDim.x) + threadIdx.x; idx < count;
        idx += size_t(gridDim.x) * blockDim.x) {
-    const size_t n = idx / plane;
+    const size_t n = index_div(idx, unsigned(plane));
     const int o = int(idx - n * plane), i = o / out_w, j = o - i * out_w;
     float product = multiply_into_map ? map[idx] : 1.0f;
 #pragma unroll

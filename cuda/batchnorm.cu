@@ -21,7 +21,7 @@ struct ChannelLayout {
 };
 
 __device__ __forceinline__ size_t offset_of(const ChannelLayout& L, int c, long long j) {
-  const long long n = j / L.hw, i = j - n * L.hw;
+  const long long n = (long long)index_div(size_t(j), unsigned(L.hw)), i = j - n * L.hw;
   return (size_t(n) * L.channels + c) * L.hw + i;
 }
 
@@ -103,7 +103,7 @@ __global__ void eval_coefficients(float* scale, float* shift, const float* gamma
 __global__ void apply_affine(float* y, const float* x, const float* scale, const float* shift, int channels, int hw,
                              size_t count) {
   for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < count; i += size_t(gridDim.x) * blockDim.x) {
-    const int c = int(i / hw % channels);
+    const int c = channel_of(i, unsigned(hw), unsigned(channels));
     y[i] = x[i] * scale[c] + shift[c];
   }
 }
@@ -127,7 +127,7 @@ __global__ void finalize_backward(float* coef, float* dgamma, float* dbeta, cons
 __global__ void apply_backward(float* dx, const float* dy, const float* x, const float* mean, const float* invstd,
                                const float* coef, int channels, int hw, float fm, size_t count) {
   for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < count; i += size_t(gridDim.x) * blockDim.x) {
-    const int c = int(i / hw % channels);
+    const int c = channel_of(i, unsigned(hw), unsigned(channels));
     const float xhat = (x[i] - mean[c]) * invstd[c];
     dx[i] = coef[c] * (fm * dy[i] - coef[channels + c] - xhat * coef[2 * channels + c]);
   }

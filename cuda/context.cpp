@@ -108,23 +108,23 @@ size_t Context::free_memory() const {
 
 void Context::synchronize() { CUDA_CHECK(cudaStreamSynchronize(stream_)); }
 
+// The larger block is allocated before the old one is freed: when it does not fit, allocate_bytes throws and the
+// old workspace (which the cuDNN plans were sized for) is still in place.
 void Context::grow_workspace(size_t bytes) {
   if (bytes <= workspace_bytes_) return;
+  void* grown = allocate_bytes(bytes);
   free_bytes(workspace_);
-  workspace_ = nullptr;
-  workspace_bytes_ = 0;
-  workspace_ = allocate_bytes(bytes);
+  workspace_ = grown;
   workspace_bytes_ = bytes;
 }
 
 void* Context::scratch(size_t bytes) {
   if (bytes > scratch_bytes_) {
+    const size_t size = bytes + bytes / 2;  // headroom so that slowly growing needs do not reallocate each time
+    void* grown = allocate_bytes(size);     // before freeing the old block, as in grow_workspace
     free_bytes(scratch_);
-    scratch_ = nullptr;
-    scratch_bytes_ = 0;
-    const size_t grown = bytes + bytes / 2;  // headroom so that slowly growing needs do not reallocate each time
-    scratch_ = allocate_bytes(grown);
-    scratch_bytes_ = grown;
+    scratch_ = grown;
+    scratch_bytes_ = size;
   }
   return scratch_;
 }

@@ -17,6 +17,20 @@ inline unsigned blocks_for(size_t count, unsigned threads = kThreads) {
   return blocks < 1 ? 1u : (blocks > 4096 ? 4096u : unsigned(blocks));
 }
 
+// max(norm, eps) as the CPU's std::max(norm, eps) computes it: a NaN norm stays NaN (fmaxf would return eps and
+// hide a diverging run), so both backends report the same non-finite loss.
+__device__ __forceinline__ float clamp_below(float norm, float eps) { return norm < eps ? eps : norm; }
+
+// idx / d, in 32-bit arithmetic whenever idx fits (every tensor of the recipe does): a 32-bit division is a few
+// instructions, a 64-bit one a long emulated sequence per element. The branch is the same for a whole warp.
+__device__ __forceinline__ size_t index_div(size_t idx, unsigned d) {
+  return idx <= 0xffffffffu ? size_t(unsigned(idx) / d) : idx / d;
+}
+// The channel of element i of an (N, C, H, W) tensor with hw = H * W: (i / hw) % channels.
+__device__ __forceinline__ int channel_of(size_t i, unsigned hw, unsigned channels) {
+  return i <= 0xffffffffu ? int(unsigned(i) / hw % channels) : int(i / hw % channels);
+}
+
 __device__ __forceinline__ double warp_sum(double v) {
   for (int offset = 16; offset > 0; offset /= 2) v += __shfl_down_sync(0xffffffffu, v, offset);
   return v;

@@ -40,7 +40,7 @@ __global__ void maxpool_forward_kernel(float* y, const float* x, PoolShape g, si
   const size_t out_plane = size_t(g.oh) * g.ow, in_plane = size_t(g.h) * g.w;
   for (size_t idx = blockIdx.x * size_t(blockDim.x) + threadIdx.x; idx < count;
        idx += size_t(gridDim.x) * blockDim.x) {
-    const size_t nc = idx / out_plane;
+    const size_t nc = index_div(idx, unsigned(out_plane));
     const int o = int(idx - nc * out_plane), i = o / g.ow, j = o - i * g.ow;
     const float* plane = x + nc * in_plane;
     y[idx] = plane[window_argmax(plane, g, i, j)];
@@ -51,7 +51,7 @@ __global__ void maxpool_backward_kernel(float* dx, const float* dy, const float*
   const size_t out_plane = size_t(g.oh) * g.ow, in_plane = size_t(g.h) * g.w;
   for (size_t idx = blockIdx.x * size_t(blockDim.x) + threadIdx.x; idx < count;
        idx += size_t(gridDim.x) * blockDim.x) {
-    const size_t nc = idx / in_plane;
+    const size_t nc = index_div(idx, unsigned(in_plane));
     const int p = int(idx - nc * in_plane), h = p / g.w, w = p - h * g.w;
     // Output rows i whose window [i*stride - pad, i*stride - pad + kernel) contains h, likewise columns.
     const int lo_h = h + g.pad - g.kernel + 1, lo_w = w + g.pad - g.kernel + 1;

@@ -28,7 +28,7 @@ struct Level {
 };
 
 __device__ __forceinline__ size_t pixel_base(const Level& L, long long q) {
-  const long long n = q / L.hw;
+  const long long n = (long long)index_div(size_t(q), unsigned(L.hw));
   return size_t(n) * L.channels * L.hw + size_t(q - n * L.hw);
 }
 
@@ -53,7 +53,8 @@ __global__ void pixels_v1(float* dist, double* partials, float* grad_s, Level L,
       tt += tv * tv;
       ss += sv * sv;
     }
-    const float inv_t = 1.0f / fmaxf(sqrtf(tt), kNormEps), inv_s = 1.0f / fmaxf(sqrtf(ss), kNormEps);
+    const float inv_t = 1.0f / clamp_below(sqrtf(tt), kNormEps);
+    const float inv_s = 1.0f / clamp_below(sqrtf(ss), kNormEps);
     float d2 = 0.0f, dot = 0.0f;
     for (int c = 0; c < L.channels; ++c) {
       const float u = s[size_t(c) * L.hw] * inv_s;
@@ -122,8 +123,8 @@ __global__ void __launch_bounds__(kThreads) pixels_v2(float* dist, double* parti
       tt += red_a[w][lane];
       s2 += red_b[w][lane];
     }
-    inv_t[lane] = 1.0f / fmaxf(sqrtf(tt), kNormEps);
-    inv_s[lane] = 1.0f / fmaxf(sqrtf(s2), kNormEps);
+    inv_t[lane] = 1.0f / clamp_below(sqrtf(tt), kNormEps);
+    inv_s[lane] = 1.0f / clamp_below(sqrtf(s2), kNormEps);
   }
   __syncthreads();
 

@@ -101,6 +101,30 @@ TEST_CASE("gpu: pyramid loss value and student gradient, all kernel versions", "
   }
 }
 
+TEST_CASE("gpu: a NaN feature makes the pyramid loss NaN on both backends, in every kernel version", "[gpu]") {
+  STFPM_SKIP_UNLESS(cuda_available(), "no CUDA device");
+  BackendPair b;
+  gpu::CudaBackend& cuda = static_cast<gpu::CudaBackend&>(*b.gpu);
+  const size_t optin = cuda.context().properties().sharedMemPerBlockOptin;
+  const Dims d{2, 16, 5, 5};
+  std::vector<float> t = LevelTwin::values(d, 7, false, false), s = LevelTwin::values(d, 7, true, false);
+  s[3 * d.plane() + 4] = NAN;  // one channel of one pixel: its norm is NaN, which max(norm, eps) must keep
+  Twin tt(b, t), ts(b, s), loss(b, 1), grad(b, d.count());
+  const FeaturePair cpu_pair{tt.cpu.data(), ts.cpu.data(), d}, gpu_pair{tt.gpu.data(), ts.gpu.data(), d};
+  b.cpu->pyramid_loss(loss.cpu.data(), grad.cpu.data(), cpu_pair, 1.0f);
+  b.gpu->pyramid_loss(loss.gpu.data(), grad.gpu.data(), gpu_pair, 1.0f);
+  CHECK(std::isnan(loss.cpu.download()[0]));
+  CHECK(std::isnan(loss.gpu.download()[0]));
+  for (int version = 1; version <= gpu::kPyramidVersions; ++version) {
+    Buffer v_loss(*b.gpu, 1), v_grad(*b.gpu, d.count());
+    Buffer scratch(*b.gpu, gpu::pyramid_loss_scratch_bytes(version, d, optin) / sizeof(float) + 2);
+    gpu::launch_pyramid_loss(version, v_loss.data(), v_grad.data(), gpu_pair, 1.0f, scratch.data(), optin,
+                             cuda.context().stream());
+    INFO("kernel version " << version);
+    CHECK(std::isnan(v_loss.download()[0]));
+  }
+}
+
 TEST_CASE("gpu: anomaly map and per-level maps, all kernel versions", "[gpu]") {
   STFPM_SKIP_UNLESS(cuda_available(), "no CUDA device");
   BackendPair b;
