@@ -19,6 +19,22 @@ std::string format_duration(double seconds) {
   return buf;
 }
 
+namespace {
+
+// "4.6 img/s", or for slow work "45.8 s per epoch" (a rate of 0.0 epochs/s says nothing).
+std::string rate_text(size_t done, double elapsed, const std::string& unit) {
+  char buf[64];
+  const double rate = elapsed > 0 ? double(done) / elapsed : 0.0;
+  if (rate >= 1.0 || done == 0)
+    std::snprintf(buf, sizeof buf, "%.1f %s/s", rate, unit.c_str());
+  else
+    std::snprintf(buf, sizeof buf, "%.1f s per %s", elapsed / double(done),
+                  unit.size() > 1 && unit.back() == 's' ? unit.substr(0, unit.size() - 1).c_str() : unit.c_str());
+  return buf;
+}
+
+}  // namespace
+
 bool Progress::stderr_is_terminal() { return isatty(fileno(stderr)) != 0; }
 
 Progress::Progress(std::string label, size_t total, std::string unit)
@@ -41,16 +57,15 @@ void Progress::update(size_t done, const std::string& status) {
   std::string bar(size_t(filled), '#');
   bar.resize(size_t(width), '.');
   const double eta = rate > 0 ? double(total_ - done) / rate : -1;
-  std::fprintf(stderr, "\r%s [%s] %zu/%zu  %.1f %s/s  ETA %s  %s\033[K", label_.c_str(), bar.c_str(), done, total_,
-               rate, unit_.c_str(), format_duration(eta).c_str(), status.c_str());
+  std::fprintf(stderr, "\r%s [%s] %zu/%zu  %s  ETA %s  %s\033[K", label_.c_str(), bar.c_str(), done, total_,
+               rate_text(done, elapsed, unit_).c_str(), format_duration(eta).c_str(), status.c_str());
   std::fflush(stderr);
 }
 
 void Progress::finish(const std::string& status) {
   const double elapsed = elapsed_seconds();
-  const double rate = elapsed > 0 ? double(total_) / elapsed : 0.0;
-  std::fprintf(stderr, "%s%s %zu %s in %s (%.1f %s/s)%s%s%s\n", tty_ ? "\r" : "", label_.c_str(), total_,
-               unit_.c_str(), format_duration(elapsed).c_str(), rate, unit_.c_str(), status.empty() ? "" : "  ",
+  std::fprintf(stderr, "%s%s %zu %s in %s (%s)%s%s%s\n", tty_ ? "\r" : "", label_.c_str(), total_, unit_.c_str(),
+               format_duration(elapsed).c_str(), rate_text(total_, elapsed, unit_).c_str(), status.empty() ? "" : "  ",
                status.c_str(), tty_ ? "\033[K" : "");
   std::fflush(stderr);
 }
