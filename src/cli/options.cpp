@@ -214,6 +214,22 @@ RecipeRequirement requirement_of(const CommandLine& c) {
   return r;
 }
 
+// What test and predict share: the model folder, where reports go, how the model runs, and what the checkpoint
+// must agree with.
+template <typename Config>
+Config model_run(const CommandLine& c) {
+  Config r;
+  r.category = c.category;
+  r.model_dir = c.model_dir;
+  r.results_dir = c.results_dir;
+  r.runtime = c.runtime;
+  r.batch_size = c.recipe.batch_size;
+  r.save_maps = c.save_maps;
+  r.save_images = c.save_images;
+  r.require = requirement_of(c);
+  return r;
+}
+
 }  // namespace
 
 TrainConfig CommandLine::train_config() const {
@@ -234,32 +250,16 @@ TrainConfig CommandLine::train_config() const {
 }
 
 TestConfig CommandLine::test_config() const {
-  TestConfig t;
+  TestConfig t = model_run<TestConfig>(*this);
   t.data_dir = data_dir;
-  t.category = category;
-  t.model_dir = model_dir;
-  t.results_dir = results_dir;
-  t.runtime = runtime;
-  t.batch_size = recipe.batch_size;
   t.mask_rule = mask_rule;
-  t.save_maps = save_maps;
-  t.save_images = save_images;
-  t.require = requirement_of(*this);
   return t;
 }
 
 PredictConfig CommandLine::predict_config() const {
-  PredictConfig p;
+  PredictConfig p = model_run<PredictConfig>(*this);
   p.images = images;
-  p.category = category;
-  p.model_dir = model_dir;
-  p.results_dir = results_dir;
-  p.runtime = runtime;
-  p.batch_size = recipe.batch_size;
   p.threshold = threshold;
-  p.save_maps = save_maps;
-  p.save_images = save_images;
-  p.require = requirement_of(*this);
   return p;
 }
 
