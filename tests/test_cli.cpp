@@ -63,6 +63,13 @@ TEST_CASE("cli: usage errors exit 2 with the offending flag", "[cli][bad-input]"
   r = run("--mode train --batch_size 0");
   CHECK(r.status == 2);
   CHECK_THAT(r.output, Catch::Contains("--batch_size must be at least 1"));
+  // Values that parse but cannot work are refused before anything is read: exit 1, one line.
+  r = run("train --data_dir /nonexistent --category x --size 8");
+  CHECK(r.status == 1);
+  CHECK_THAT(r.output, Catch::Contains("--size must be at least 17"));
+  r = run("train --data_dir /nonexistent --category x --std 1e-40,1,1");
+  CHECK(r.status == 1);
+  CHECK_THAT(r.output, Catch::Contains("normalized pixels would overflow"));
   r = run("train --help");
   CHECK(r.status == 0);
   CHECK_THAT(r.output, Catch::Contains("--data_dir DIR") && Catch::Contains("--epochs N"));
@@ -109,6 +116,12 @@ TEST_CASE("cli: checkpoints from another configuration, resume without one, NaN 
   CHECK(r.status == 1);
   CHECK_THAT(r.output, Catch::Contains("no checkpoint to resume from"));
 
+  // A size that cannot fit says how much it needs and what would fit, before allocating anything.
+  r = run("train " + flags + " --epochs 1 --size 100000");
+  CHECK(r.status == 1);
+  CHECK_THAT(r.output, Catch::Contains("not enough memory for the images: 6 images at 100000x100000 need") &&
+                           Catch::Contains("at most about --size"));
+
   r = run("train " + flags + " --epochs 1 --no_images");
   REQUIRE(r.status == 0);
   r = run("test " + flags + " --size 96");
@@ -118,11 +131,11 @@ TEST_CASE("cli: checkpoints from another configuration, resume without one, NaN 
   CHECK(r.status == 1);
   CHECK_THAT(r.output, Catch::Contains("--lr is 0.1 here but 0.4"));
 
-  // A std this small turns the inputs into infinities: the first loss is NaN, training stops, and the checkpoint
-  // of the earlier run stays as it was.
+  // A std this small keeps the inputs finite (about 5e37) but overflows the first convolution: the first loss is
+  // NaN, training stops, and the checkpoint of the earlier run stays as it was.
   const std::string checkpoint = root + "/models/synthetic/student.h5";
   const std::vector<float> before = H5Reader(checkpoint).read_floats("conv1.weight");
-  r = run("train " + flags + " --epochs 1 --std 1e-40,1e-40,1e-40 --no_images");
+  r = run("train " + flags + " --epochs 1 --std 1e-38,1e-38,1e-38 --no_images");
   CHECK(r.status == 1);
   CHECK_THAT(r.output, Catch::Contains("the loss is") && Catch::Contains("training stopped"));
   CHECK(H5Reader(checkpoint).read_floats("conv1.weight") == before);

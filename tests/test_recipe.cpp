@@ -4,6 +4,7 @@
 
 #include <stfpm/stfpm.h>
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -61,6 +62,19 @@ TEST_CASE("recipe: validation names the bad field", "[recipe][bad-input]") {
   fails([](Recipe& r) { r.momentum = 1; }, "--momentum must be in [0, 1)");
   fails([](Recipe& r) { r.weight_decay = -1; }, "--wd must be >= 0");
   fails([](Recipe& r) { r.size = 0; }, "--size must be at least 1");
+  // Every used level keeps at least 2x2 pixels: layer3 is about size / 16.
+  fails([](Recipe& r) { r.size = 8; }, "--size 8: layer3 would be 1x1; every used pyramid level must be at least "
+                                       "2x2, so --size must be at least 17 with layer3");
+  fails([](Recipe& r) { r.size = 16; }, "at least 17");
+  fails([](Recipe& r) { r.size = 4, r.layers = {1}, r.alphas = {1}; }, "at least 5 with layer1");
+  Recipe small;
+  small.size = 17;
+  validate(small);
+  small.size = 5, small.layers = {1}, small.alphas = {1};
+  validate(small);
+  // Normalized pixels must stay finite floats.
+  fails([](Recipe& r) { r.std = {1e-40f, 0.2f, 0.2f}; }, "normalized pixels would overflow a float");
+  fails([](Recipe& r) { r.mean[0] = INFINITY; }, "--mean values must be finite");
 }
 
 TEST_CASE("recipe: typed checkpoint attributes round-trip; version 1 text attributes still read", "[recipe]") {

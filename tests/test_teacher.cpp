@@ -82,3 +82,44 @@ TEST_CASE("teacher: the shared ImageNet teacher on a real bottle image matches P
   CHECK(l2(download(cpu, f.data[0], f.dims[0].count())) == Approx(ref.read_doubles("layer1_norm").at(0)).epsilon(1e-5));
   CHECK(l2(download(cpu, f.data[1], f.dims[1].count())) == Approx(ref.read_doubles("layer2_norm").at(0)).epsilon(1e-5));
 }
+
+TEST_CASE("teacher: tensors that are not float32, or hold NaN/Inf, are refused at load with the tensor named",
+          "[teacher][bad-input]") {
+  const test::TempDir tmp("teacher_types");
+  CpuBackend backend;
+  ResNet18Trunk trunk(backend);
+  // A complete trunk file, all float32 and finite, except what each case changes.
+  auto write = [&](const std::string& path, const std::string& odd, int kind) {
+    H5Writer out(path);
+    for (const TensorEntry& e : trunk.tensors()) {
+      std::vector<float> v(size_t(e.shape.numel()), 0.5f);
+      if (e.name == odd && kind == 0) {
+        const std::vector<double> d(v.begin(), v.end());
+        out.write(e.name, e.shape, d.data());  // float64
+        continue;
+      }
+      if (e.name == odd && kind == 1) {
+        const std::vector<int64_t> n(v.size(), 1);
+        out.write(e.name, e.shape, n.data());  // integers
+        continue;
+      }
+      if (e.name == odd && kind == 2) v[7] = NAN;
+      if (e.name == odd && kind == 3) v[0] = -INFINITY;
+      out.write(e.name, e.shape, v.data());
+    }
+    out.commit();
+  };
+  write(tmp.file("ok.h5"), "", -1);
+  trunk.load(H5Reader(tmp.file("ok.h5")));
+  write(tmp.file("f64.h5"), "layer2.0.conv1.weight", 0);
+  CHECK_THROWS_WITH(trunk.load(H5Reader(tmp.file("f64.h5"))),
+                    Catch::Contains("f64.h5: tensor 'layer2.0.conv1.weight' is stored as float64"));
+  write(tmp.file("int.h5"), "bn1.weight", 1);
+  CHECK_THROWS_WITH(trunk.load(H5Reader(tmp.file("int.h5"))), Catch::Contains("'bn1.weight' is stored as int64"));
+  write(tmp.file("nan.h5"), "layer3.1.bn2.running_var", 2);
+  CHECK_THROWS_WITH(trunk.load(H5Reader(tmp.file("nan.h5"))),
+                    Catch::Contains("'layer3.1.bn2.running_var' holds NaN at element 7"));
+  write(tmp.file("inf.h5"), "conv1.weight", 3);
+  CHECK_THROWS_WITH(trunk.load(H5Reader(tmp.file("inf.h5"))),
+                    Catch::Contains("'conv1.weight' holds an infinite value at element 0"));
+}

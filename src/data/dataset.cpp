@@ -1,9 +1,13 @@
 #include "data/dataset.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <new>
 #include <stdexcept>
 
 #include "data/image_io.h"
@@ -186,9 +190,27 @@ ImageSet load_images(const std::vector<ImageRecord>& records, const Preprocess& 
   set.records = records;
   set.size = s;
   const size_t n = records.size(), plane = set.plane();
-  set.pixels.resize(n * 3 * plane);
-  set.rgb.resize(n * 3 * plane);
-  if (with_masks) set.masks.assign(n * plane, 0);
+  // The cache holds every image three times per pixel as float and as 8-bit RGB (and the mask): say so, with what
+  // would fit, rather than fail in the allocator with a bare std::bad_alloc.
+  const double per_pixel = 3 * sizeof(float) + 3 + (with_masks ? 1 : 0);
+  const double need = double(n) * double(s) * double(s) * per_pixel;
+  const double total = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGESIZE));
+  auto too_big = [&](const std::string& what) {
+    const int fits = int(std::sqrt(std::max(0.0, total / 2) / std::max(1.0, double(n) * per_pixel)));
+    return std::runtime_error(what + ": " + std::to_string(n) + " images at " + std::to_string(s) + "x" +
+                              std::to_string(s) + " need " + std::to_string(int64_t(need / 1048576)) +
+                              " MiB for the decoded images, the machine has " +
+                              std::to_string(int64_t(total / 1048576)) + " MiB; at most about --size " +
+                              std::to_string(fits) + " fits");
+  };
+  if (total > 0 && need > total) throw too_big("not enough memory for the images");
+  try {
+    set.pixels.resize(n * 3 * plane);
+    set.rgb.resize(n * 3 * plane);
+    if (with_masks) set.masks.assign(n * plane, 0);
+  } catch (const std::bad_alloc&) {
+    throw too_big("out of memory allocating the images");
+  }
 
   // Exceptions cannot leave an OpenMP loop: each image keeps its own error, and the first one in order is thrown.
   std::vector<std::string> errors(n);

@@ -196,6 +196,20 @@ HostTensor H5Reader::read_tensor(const std::string& name) const {
   return t;
 }
 
+std::string H5Reader::type_name(const std::string& name) const {
+  if (!has(name)) fail(path_, "missing tensor '" + name + "'");
+  Handle ds{H5Dopen2(file_, name.c_str(), H5P_DEFAULT), H5Dclose};
+  Handle type{ds.id >= 0 ? H5Dget_type(ds.id) : -1, H5Tclose};
+  if (type.id < 0) fail(path_, "cannot read the type of tensor '" + name + "'");
+  const size_t bits = 8 * H5Tget_size(type.id);
+  switch (H5Tget_class(type.id)) {
+    case H5T_FLOAT: return "float" + std::to_string(bits);
+    case H5T_INTEGER: return (H5Tget_sign(type.id) == H5T_SGN_NONE ? "uint" : "int") + std::to_string(bits);
+    case H5T_STRING: return "string";
+    default: return "a non-numeric type";
+  }
+}
+
 bool H5Reader::has_attr(const std::string& name) const { return H5Aexists(file_, name.c_str()) > 0; }
 
 double H5Reader::attr_double(const std::string& name) const {

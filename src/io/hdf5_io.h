@@ -21,6 +21,8 @@ class H5Reader {
   const std::string& path() const { return path_; }
   bool has(const std::string& name) const;
   Shape shape(const std::string& name) const;
+  // How a tensor is stored: "float32", "float64", "int32", "uint8", ... (throws for a missing tensor).
+  std::string type_name(const std::string& name) const;
 
   // Read a dataset converted to the requested element type. With `expected` given, a shape mismatch is an error
   // that names the tensor, the file, and both shapes.

@@ -1,7 +1,9 @@
 #include "model/recipe.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <limits>
 #include <set>
 #include <sstream>
 #include <type_traits>
@@ -195,6 +197,15 @@ void read_field(const H5Reader& in, Recipe& r, const Field& f) {
       f.member);
 }
 
+// The side of pyramid level `layer` (1..3) for a size x size input: conv1 (7x7, stride 2, pad 3), the max-pool
+// (3x3, stride 2, pad 1) before layer1, and the 3x3 stride-2 first convolutions of layer2 and layer3.
+int level_side(int size, int layer) {
+  auto halve = [](int x) { return (x - 1) / 2 + 1; };  // (x + 2 * pad - kernel) / 2 + 1 for both shapes
+  int side = halve(halve(size));
+  for (int l = 2; l <= layer; ++l) side = halve(side);
+  return side;
+}
+
 }  // namespace
 
 const std::vector<RecipeField>& recipe_fields() {
@@ -227,6 +238,17 @@ void validate(const Recipe& r) {
   for (int l : r.layers)
     if (l < 1 || l > 3 || !seen.insert(l).second)
       throw Error("--layers: " + std::to_string(l) + " is not a distinct layer among 1, 2, 3");
+  // Every used pyramid level must keep at least 2x2 pixels (layer1..3 are the input downsampled about 4, 8, 16
+  // times): a 1x1 level has no neighbourhood and its map is one number.
+  const int deepest = *std::max_element(r.layers.begin(), r.layers.end());
+  if (level_side(r.size, deepest) < 2) {
+    int minimum = r.size;
+    while (level_side(minimum, deepest) < 2) ++minimum;
+    throw Error("--size " + std::to_string(r.size) + ": layer" + std::to_string(deepest) + " would be " +
+                std::to_string(level_side(r.size, deepest)) + "x" + std::to_string(level_side(r.size, deepest)) +
+                "; every used pyramid level must be at least 2x2, so --size must be at least " +
+                std::to_string(minimum) + " with layer" + std::to_string(deepest));
+  }
   if (r.alphas.size() != r.layers.size())
     throw Error("--alphas: " + std::to_string(r.alphas.size()) + " weights for " + std::to_string(r.layers.size()) +
                 " layers");
@@ -234,6 +256,15 @@ void validate(const Recipe& r) {
     if (!std::isfinite(a) || a < 0) throw Error("--alphas: weights must be finite and >= 0");
   for (float s : r.std)
     if (!(s > 0)) throw Error("--std values must be positive");
+  // Normalized pixels (v - mean) / std for v in [0, 1] must be finite floats: an infinite input is refused here,
+  // not discovered as a NaN loss later.
+  for (size_t c = 0; c < 3; ++c) {
+    if (!std::isfinite(r.mean[c])) throw Error("--mean values must be finite numbers");
+    const double reach = std::max(std::fabs(double(r.mean[c])), std::fabs(1.0 - r.mean[c])) / r.std[c];
+    if (!(reach <= double(std::numeric_limits<float>::max())))
+      throw Error("--std " + field_text(r, field("std")) + ": normalized pixels would overflow a float (up to " +
+                  number_text(reach) + ")");
+  }
   if (!(r.lr > 0) || !std::isfinite(r.lr)) throw Error("--lr must be a positive number");
   if (!(r.momentum >= 0 && r.momentum < 1)) throw Error("--momentum must be in [0, 1)");
   if (!(r.weight_decay >= 0) || !std::isfinite(r.weight_decay)) throw Error("--wd must be >= 0");

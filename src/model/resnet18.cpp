@@ -108,10 +108,22 @@ void ResNet18Trunk::init_student(uint64_t seed) {
   }
 }
 
+// Weights must be float32 as stored (an integer or float64 file is another program's, and converting it silently
+// could train garbage) and finite (a NaN would surface only later, as a NaN loss or NaN maps).
 void ResNet18Trunk::load(const H5Reader& in, const std::string& prefix) {
   for (const TensorEntry& e : table_) {
+    const std::string name = prefix + e.name;
+    const std::string type = in.type_name(name);
+    if (type != "float32")
+      throw std::runtime_error(in.path() + ": tensor '" + name + "' is stored as " + type +
+                               "; weights must be float32 (convert the file explicitly, see weights/README.md)");
     HostTensor t(e.shape);
-    t.data = in.read_floats(prefix + e.name, e.shape);
+    t.data = in.read_floats(name, e.shape);
+    for (size_t i = 0; i < t.data.size(); ++i)
+      if (!std::isfinite(t.data[i]))
+        throw std::runtime_error(in.path() + ": tensor '" + name + "' holds " +
+                                 (std::isnan(t.data[i]) ? "NaN" : "an infinite value") + " at element " +
+                                 std::to_string(i));
     set(e.name, t);
   }
 }

@@ -27,8 +27,11 @@ void StfpmModel::plan(int max_batch, int height, int width, bool train) {
                     std::to_string(height) + "x" + std::to_string(width) + " (" +
                     std::to_string((per_image * size_t(max_batch)) >> 20) + " MiB for a batch of " +
                     std::to_string(max_batch) + ")";
-    if (free) s += "; about " + std::to_string(free / per_image) + " images fit in the " +
-                   std::to_string(free >> 20) + " MiB free: try a smaller --batch_size";
+    if (free && free / per_image >= 1)
+      s += "; about " + std::to_string(free / per_image) + " images fit in the " + std::to_string(free >> 20) +
+           " MiB free: try a smaller --batch_size";
+    else if (free)
+      s += "; not one image fits in the " + std::to_string(free >> 20) + " MiB free: use a smaller --size";
     return s;
   };
   if (free && per_image * size_t(max_batch) > free) throw std::runtime_error("not enough memory: " + hint());
