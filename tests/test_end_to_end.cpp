@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <fstream>
+#include <memory>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -157,4 +158,46 @@ TEST_CASE("end to end: --resume after 1 epoch equals an uninterrupted 2-epoch ru
   CHECK_THROWS_AS(train(other), stfpm::Error);
   CHECK_THROWS_WITH(train(other), Catch::Contains("checkpoint from another configuration") &&
                                       Catch::Contains("--batch_size is 8 here but 16"));
+}
+
+TEST_CASE("end to end: a run stopped between steps and resumed equals an uninterrupted run", "[e2e]") {
+  STFPM_SKIP_UNLESS(test::path_exists(teacher_file()), "no teacher in ../shared/weights");
+  const test::TempDir tmp("stop_resume");
+  const std::string root = tmp.path.string();
+  write_dataset(root);
+  TrainConfig straight = synthetic_run(root, 2);
+  straight.model_dir = root + "/straight";
+  straight.recipe.batch_size = 16;  // 3 steps per epoch (16 + 16 + 8)
+  train(straight);
+
+  // Stop requests are polled after every step but an epoch's last, and at the end of every epoch.
+  auto stop_at_poll = [](int n) {
+    auto polls = std::make_shared<int>(0);
+    return [polls, n] { return ++*polls == n; };
+  };
+  TrainConfig run = straight;
+  run.model_dir = root + "/stopped";
+  run.stop_requested = stop_at_poll(2);  // after step 2 of epoch 1
+  const TrainSummary first = train(run);
+  CHECK(first.stopped);
+  CHECK_FALSE(first.trained);
+  const std::string checkpoint = checkpoint_of(run);
+  CHECK(H5Reader(checkpoint).attr_int("steps") == 2);
+  CHECK(H5Reader(checkpoint).attr_int("epoch") == 0);
+
+  run.resume = true;
+  run.stop_requested = stop_at_poll(3);  // end of epoch 1, step 1 of epoch 2, then after step 2 of epoch 2
+  CHECK(train(run).stopped);
+  CHECK(H5Reader(checkpoint).attr_int("steps") == 5);
+  CHECK(H5Reader(checkpoint).attr_int("epoch") == 1);
+
+  run.stop_requested = nullptr;
+  const TrainSummary last = train(run);
+  CHECK(last.trained);
+  const H5Reader a(checkpoint_of(straight)), b(checkpoint);
+  CHECK(b.attr_int("epoch") == 2);
+  CHECK(a.attr_int("steps") == b.attr_int("steps"));
+  for (const char* name : {"conv1.weight", "layer1.0.bn1.running_var", "layer3.1.conv2.weight",
+                           "optimizer/momentum/layer2.0.downsample.0.weight"})
+    CHECK(a.read_floats(name) == b.read_floats(name));
 }

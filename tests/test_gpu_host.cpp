@@ -67,7 +67,7 @@ TEST_CASE("cuda: the check macros name the statement, the file and line and the 
                     Contains("CUBLAS_STATUS_NOT_INITIALIZED") && Contains("`CUBLAS_STATUS_NOT_INITIALIZED`"));
 }
 
-TEST_CASE("cuda: out-of-memory messages give the sizes and the batch-size hint; versions read as x.y.z",
+TEST_CASE("cuda: out-of-memory messages give the sizes and the batch-size hint, versions read as x.y.z",
           "[cuda-host]") {
   const std::string m = gpu::out_of_memory_message(size_t(3) << 30, size_t(512) << 20, size_t(80) << 30, "cuda:0 X");
   CHECK_THAT(m, Contains("requested 3072 MiB") && Contains("512 MiB free of 81920 MiB") &&

@@ -77,7 +77,7 @@ TEST_CASE("recipe: validation names the bad field", "[recipe][bad-input]") {
   fails([](Recipe& r) { r.mean[0] = INFINITY; }, "--mean values must be finite");
 }
 
-TEST_CASE("recipe: typed checkpoint attributes round-trip; version 1 text attributes still read", "[recipe]") {
+TEST_CASE("recipe: typed checkpoint attributes round-trip, version 1 text attributes still read", "[recipe]") {
   const test::TempDir tmp("recipe");
   Recipe r;
   r.size = 96;

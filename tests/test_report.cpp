@@ -92,7 +92,7 @@ TEST_CASE("json: pretty printing, insertion order, escaping, NaN/Inf as null", "
   CHECK(json_float(1e-30f) == 1e-30);
 }
 
-TEST_CASE("json: written atomically; unwritable folder names the path", "[report][json][bad-input]") {
+TEST_CASE("json: written atomically, an unwritable folder names the path", "[report][json][bad-input]") {
   const test::TempDir tmp("report_json");
   const std::string dir = tmp.path.string();
   const Json doc = {{"x", 1.5}};

@@ -16,6 +16,7 @@
 #include "api/runtime.h"
 #include "io/files.h"
 #include "eval/metrics.h"
+#include "io/file_lock.h"
 #include "model/checkpoint.h"
 #include "model/recipe.h"
 #include "model/teacher_cache.h"
@@ -78,6 +79,7 @@ TrainSummary train(const TrainConfig& config, const ProgressCallback& progress) 
   // Everything that can fail before training is checked first, so no error waits for hours of training: the
   // output folders, the teacher, and the test split that `train` is followed by.
   ensure_writable_dir(model_folder);
+  const FolderLock lock(model_folder, "stfpm train");  // one training run per model folder at a time
   ensure_writable_dir(config.results_dir + "/" + config.category);
   scan_split(config.data_dir, config.category, Split::test);
   const std::string teacher = find_teacher(config.runtime.teacher, model_folder);
@@ -91,6 +93,7 @@ TrainSummary train(const TrainConfig& config, const ProgressCallback& progress) 
   load_teacher(model, teacher, report);
 
   int start_epoch = 0;
+  long saved_steps = 0;
   if (config.resume) {
     if (!file_exists(checkpoint)) throw Error(checkpoint + ": no checkpoint to resume from");
     const CheckpointInfo saved = read_checkpoint_info(checkpoint);
@@ -100,9 +103,23 @@ TrainSummary train(const TrainConfig& config, const ProgressCallback& progress) 
     require_same(checkpoint, recipe, saved.recipe, resume_fields());
     load_checkpoint(checkpoint, model, true);
     start_epoch = saved.epoch;
-    report.message("resuming from " + checkpoint + " after epoch " + std::to_string(start_epoch));
+    saved_steps = saved.steps;
   } else {
     model.student().init_student(recipe.seed);
+  }
+  const size_t n = images.count(), image = 3 * images.plane();
+  const int batch = int(std::min<size_t>(size_t(recipe.batch_size), n));
+  // A checkpoint saved when a run was stopped mid-epoch records the steps taken: the first `skip` batches of the
+  // next epoch are done (the epoch's order is a function of the seed and the epoch, so they are known).
+  const long batches = long((n + size_t(batch) - 1) / size_t(batch));
+  const long skip = saved_steps - long(start_epoch) * batches;
+  if (config.resume) {
+    if (skip < 0 || skip >= batches)
+      throw Error(checkpoint + ": " + std::to_string(saved_steps) + " SGD steps after " +
+                  std::to_string(start_epoch) + " epochs do not fit " + std::to_string(batches) +
+                  " steps per epoch (was the training set changed?)");
+    report.message("resuming from " + checkpoint + " after epoch " + std::to_string(start_epoch) +
+                   (skip ? " and " + std::to_string(skip) + " steps of the next" : std::string()));
   }
   if (start_epoch >= recipe.epochs) {
     report.message(checkpoint + " is already trained for " + std::to_string(start_epoch) + " epochs (--epochs " +
@@ -110,8 +127,6 @@ TrainSummary train(const TrainConfig& config, const ProgressCallback& progress) 
     return summary;
   }
 
-  const size_t n = images.count(), image = 3 * images.plane();
-  const int batch = int(std::min<size_t>(size_t(recipe.batch_size), n));
   model.plan_training(batch, images.size, images.size);
   Buffer data(*backend, n * image), x(*backend, size_t(batch) * image);
   data.upload(images.pixels);
@@ -125,13 +140,24 @@ TrainSummary train(const TrainConfig& config, const ProgressCallback& progress) 
   const auto start = std::chrono::steady_clock::now();
   const size_t epochs_to_run = size_t(recipe.epochs - start_epoch);
   int last_saved = start_epoch;
+  auto save = [&](int epochs_done) {
+    CheckpointInfo info;
+    info.recipe = recipe;
+    info.epoch = epochs_done;
+    info.steps = model.steps();
+    info.category = config.category;
+    info.teacher = teacher;
+    save_checkpoint(checkpoint, model, info);
+    last_saved = epochs_done;
+  };
   report.update("training", 0, epochs_to_run, "", "epochs");
   for (int epoch = start_epoch; epoch < recipe.epochs; ++epoch) {
     const std::vector<size_t> order = epoch_order(n, recipe.seed, epoch);
     const std::string task = "epoch " + std::to_string(epoch + 1) + "/" + std::to_string(recipe.epochs);
+    const size_t begin = epoch == start_epoch ? size_t(skip) * size_t(batch) : 0;
     double loss_sum = 0;
-    report.update(task, 0, n);
-    for (size_t first = 0; first < n; first += size_t(batch)) {
+    report.update(task, begin, n);
+    for (size_t first = begin; first < n; first += size_t(batch)) {
       const int count = int(std::min(size_t(batch), n - first));
       for (int j = 0; j < count; ++j)
         backend->copy(x.data() + size_t(j) * image, data.data() + order[first + size_t(j)] * image, image);
@@ -145,29 +171,37 @@ TrainSummary train(const TrainConfig& config, const ProgressCallback& progress) 
                                     : std::string("no checkpoint was written")));
       }
       char status[64];
-      std::snprintf(status, sizeof status, "loss/img %.4f", loss_sum / double(first + size_t(count)));
+      std::snprintf(status, sizeof status, "loss/img %.4f", loss_sum / double(first + size_t(count) - begin));
       report.update(task, first + size_t(count), n, status);
+      // A stop asked for between steps: keep this step in a checkpoint (the epoch's end saves one anyway).
+      if (first + size_t(count) < n && config.stop_requested && config.stop_requested()) {
+        save(epoch);
+        summary.stopped = true;
+        report.message("stopped after " + std::to_string(model.steps()) + " steps (epoch " +
+                       std::to_string(epoch + 1) + ", step " + std::to_string((first + size_t(count)) / size_t(batch)) +
+                       " of " + std::to_string(batches) + "); checkpoint: " + checkpoint);
+        break;
+      }
     }
-    summary.final_loss = loss_sum / double(n);
+    if (summary.stopped) break;
+    summary.final_loss = loss_sum / double(n - begin);
     char status[64];
     std::snprintf(status, sizeof status, "loss/img %.4f", summary.final_loss);
     report.finished(task, n, status);
-    if ((epoch + 1) % config.checkpoint_every == 0 || epoch + 1 == recipe.epochs) {
-      CheckpointInfo info;
-      info.recipe = recipe;
-      info.epoch = epoch + 1;
-      info.steps = model.steps();
-      info.category = config.category;
-      info.teacher = teacher;
-      save_checkpoint(checkpoint, model, info);
-      last_saved = epoch + 1;
-    }
+    const bool stop = config.stop_requested && config.stop_requested();
+    if ((epoch + 1) % config.checkpoint_every == 0 || epoch + 1 == recipe.epochs || stop) save(epoch + 1);
     ++summary.epochs_run;
     report.update("training", size_t(summary.epochs_run), epochs_to_run, "", "epochs");
+    if (stop && epoch + 1 < recipe.epochs) {
+      summary.stopped = true;
+      report.message("stopped after epoch " + std::to_string(epoch + 1) + "; checkpoint: " + checkpoint);
+      break;
+    }
   }
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   summary.seconds_per_epoch = summary.seconds / std::max(1, summary.epochs_run);
-  summary.trained = true;
+  summary.trained = !summary.stopped;
+  if (summary.stopped) return summary;
   report.finished("training", epochs_to_run, "", "epochs");
   report.message("checkpoint: " + checkpoint);
   return summary;

@@ -1,6 +1,10 @@
 // The `stfpm` command: parses the command line and runs the subcommand through the library (<stfpm/stfpm.h>).
 // Errors end the run with one line on stderr and a non-zero status: 2 for command-line mistakes, 1 for everything
 // else (every library error is a stfpm::Error).
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <cstdio>
 #include <exception>
 #include <string>
@@ -14,6 +18,44 @@ namespace {
 
 using namespace stfpm;
 
+// Ctrl-C and SIGTERM: while training, the first one asks `train` to stop at the next step (it saves a checkpoint
+// and says how to resume); a second one, or one outside training, ends the process at once, removing the
+// temporary file of a write in progress so no half-written file is left (finished files are written atomically).
+std::atomic<int> stop_signal{0};
+std::atomic<bool> training{false};
+
+extern "C" void on_signal(int sig) {
+  if (training.load() && stop_signal.exchange(sig) == 0) {
+    static const char message[] =
+        "\nstfpm: stopping after the current step to save a checkpoint (press Ctrl-C again to quit at once)\n";
+    const ssize_t written = write(STDERR_FILENO, message, sizeof message - 1);
+    (void)written;
+    return;
+  }
+  remove_pending_file();
+  _exit(128 + sig);
+}
+
+void install_signal_handlers() {
+  struct sigaction action {};
+  action.sa_handler = on_signal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+}
+
+// The command line again, with --resume, for the message of a stopped run.
+std::string resume_command(int argc, char** argv) {
+  std::string out = "stfpm";
+  bool has_resume = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    has_resume |= a == "--resume";
+    out += " " + (a.find_first_of(" \t'\"$") == std::string::npos ? a : "'" + a + "'");
+  }
+  return has_resume ? out : out + " --resume";
+}
+
 void print_test(const TestResult& r, const std::string& category) {
   std::printf("%s: pixel ROC-AUC %.4f  image ROC-AUC %.4f  pixel AUPRO %.4f  (mask rule %s, %d epochs)\n",
               category.c_str(), r.pixel_auroc, r.image_auroc, r.pixel_aupro, r.mask_rule.c_str(), r.epochs);
@@ -22,10 +64,19 @@ void print_test(const TestResult& r, const std::string& category) {
   std::printf("reports: %s\n", r.results_folder.c_str());
 }
 
-void run(const CommandLine& c) {
+// Returns the exit status: 0, or 128 + the signal for a training run stopped by Ctrl-C / SIGTERM.
+int run(const CommandLine& c, int argc, char** argv) {
   const ProgressCallback progress = console_progress();
   if (c.command == "train") {
-    const TrainSummary summary = train(c.train_config(), progress);
+    TrainConfig config = c.train_config();
+    config.stop_requested = [] { return stop_signal.load() != 0; };
+    training = true;
+    const TrainSummary summary = train(config, progress);
+    training = false;
+    if (summary.stopped) {
+      std::fprintf(stderr, "training stopped by a signal; continue with:\n  %s\n", resume_command(argc, argv).c_str());
+      return 128 + stop_signal.load();
+    }
     print_test(test_model(c.test_config(), progress, &summary), c.category);  // train then test, as the reference
   } else if (c.command == "test") {
     print_test(test_model(c.test_config(), progress), c.category);
@@ -49,6 +100,7 @@ void run(const CommandLine& c) {
     std::printf("synthetic dataset: %s (%d train, %d good test, %d per defect type, %dx%d)\n", s.folder.c_str(),
                 s.train, s.test_good, s.per_defect, s.size, s.size);
   }
+  return 0;
 }
 
 }  // namespace
@@ -67,11 +119,11 @@ int main(int argc, char** argv) {
                  e.what());
     return 2;
   }
+  install_signal_handlers();
   try {
-    run(command_line);
+    return run(command_line, argc, argv);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "\nstfpm %s: error: %s\n", command_line.command.c_str(), e.what());
     return 1;
   }
-  return 0;
 }

@@ -1,5 +1,8 @@
 #include "io/files.h"
 
+#include <unistd.h>
+
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -9,10 +12,35 @@
 
 namespace stfpm {
 
+namespace {
+
+// The registered temporary file: a fixed buffer a signal handler can read; `pending_set` says it is valid.
+char pending_path[4096];
+std::atomic<bool> pending_set{false};
+
+}  // namespace
+
+void set_pending_file(const std::string& path) {
+  if (path.size() >= sizeof pending_path) return;  // too long to register: left to the next run to overwrite
+  pending_set.store(false);
+  std::memcpy(pending_path, path.c_str(), path.size() + 1);
+  pending_set.store(true);
+}
+
+void clear_pending_file(const std::string& path) {
+  if (pending_set.load() && path == pending_path) pending_set.store(false);
+}
+
+void remove_pending_file() noexcept {
+  if (pending_set.load()) ::unlink(pending_path);
+}
+
 void write_file_atomic(const std::string& path, const std::string& contents) {
   const std::string tmp = path + ".tmp";
+  set_pending_file(tmp);
   auto fail = [&](int err) {
     std::remove(tmp.c_str());
+    clear_pending_file(tmp);
     throw std::runtime_error("cannot write " + path + ": " + std::strerror(err));
   };
   std::FILE* f = std::fopen(tmp.c_str(), "wb");
@@ -25,6 +53,7 @@ void write_file_atomic(const std::string& path, const std::string& contents) {
   if (written && flushed && !closed) err = errno;
   if (!written || !flushed || !closed) fail(err);
   if (std::rename(tmp.c_str(), path.c_str()) != 0) fail(errno);
+  clear_pending_file(tmp);
 }
 
 void create_parent_dirs(const std::string& path) {

@@ -15,4 +15,12 @@ void create_parent_dirs(const std::string& path);
 // Creates `dir` if needed and checks a file can be written there; throws naming the folder otherwise.
 void ensure_writable_dir(const std::string& dir);
 
+// The temporary file an atomic write has open right now, so that a process ending at once (a second Ctrl-C) can
+// remove it: writers register it while it exists (one at a time; later writers replace it) and clear it when it
+// has been renamed or removed.
+void set_pending_file(const std::string& path);
+void clear_pending_file(const std::string& path);
+// Removes the registered temporary file, if any. Async-signal-safe: for a signal handler about to _exit().
+void remove_pending_file() noexcept;
+
 }  // namespace stfpm

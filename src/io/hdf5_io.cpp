@@ -6,6 +6,8 @@
 #include <stdexcept>
 #include <type_traits>
 
+#include "io/files.h"
+
 namespace stfpm {
 
 static_assert(std::is_same<hid_t, int64_t>::value, "hid_t is stored as int64_t");
@@ -263,18 +265,24 @@ std::string H5Reader::attr_string(const std::string& name) const {
 
 H5Writer::H5Writer(const std::string& path) : path_(path), tmp_path_(path + ".tmp") {
   silence_hdf5_errors();
+  set_pending_file(tmp_path_);
   file_ = H5Fcreate(tmp_path_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-  if (file_ < 0) fail(path, "cannot create file (is the folder writable?)");
+  if (file_ < 0) {
+    clear_pending_file(tmp_path_);
+    fail(path, "cannot create file (is the folder writable?)");
+  }
 }
 
 H5Writer::~H5Writer() {
   close();
   if (!committed_) std::remove(tmp_path_.c_str());
+  clear_pending_file(tmp_path_);
 }
 
-void H5Writer::close() {
-  if (file_ >= 0) H5Fclose(file_);
+bool H5Writer::close() {
+  const bool ok = file_ < 0 || H5Fclose(file_) >= 0;
   file_ = -1;
+  return ok;
 }
 
 void H5Writer::write(const std::string& name, const Shape& shape, const float* data) {
@@ -308,7 +316,7 @@ void H5Writer::set_attr(const std::string& name, const std::string& value) {
 
 void H5Writer::commit() {
   if (H5Fflush(file_, H5F_SCOPE_GLOBAL) < 0) fail(path_, "cannot flush (disk full?)");
-  close();
+  if (!close()) fail(path_, "cannot close the temporary file (disk full?)");
   if (std::rename(tmp_path_.c_str(), path_.c_str()) != 0) fail(path_, "cannot rename the temporary file into place");
   committed_ = true;
 }

@@ -70,7 +70,7 @@ class H5Writer {
   void commit();
 
  private:
-  void close();
+  bool close();  // false when HDF5 could not write out the file
   std::string path_, tmp_path_;
   int64_t file_ = -1;  // hid_t
   bool committed_ = false;

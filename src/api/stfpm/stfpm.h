@@ -108,6 +108,10 @@ struct ProgressEvent {
 };
 using ProgressCallback = std::function<void(const ProgressEvent&)>;
 
+// For a signal handler that ends the process at once (a second Ctrl-C): removes the temporary file an atomic
+// write (checkpoint, report) has open at this moment, so nothing half-written is left. Async-signal-safe.
+void remove_pending_file() noexcept;
+
 // ---- a trained detector -------------------------------------------------------------------------------------
 
 // A caller's 8-bit image, read in place (not kept after the call).
@@ -175,12 +179,16 @@ struct TrainConfig {
   bool resume = false;                   // continue from the checkpoint (exactly as an uninterrupted run)
   int checkpoint_every = 1;              // epochs between checkpoints (the last epoch is always saved)
   bool teacher_cache = true;             // compute the teacher's features of the training images once
+  // Polled between steps (may be empty): when it returns true, training saves a checkpoint at that step and
+  // returns with TrainSummary::stopped; `resume` continues from that step exactly. Ctrl-C in the command.
+  std::function<bool()> stop_requested;
 };
 
 struct TrainSummary {
   int epochs_run = 0, epochs_total = 0;
   double seconds = 0, seconds_per_epoch = 0, final_loss = 0;  // loss per image of the last epoch
-  bool trained = false;                                       // false when the checkpoint was already done
+  bool trained = false;   // false when the checkpoint was already done, or the run was stopped
+  bool stopped = false;   // stop_requested() ended the run early (a checkpoint of that step is saved)
   std::string checkpoint;
 };
 

@@ -1,0 +1,190 @@
+// Faults, with the built `stfpm` binary in child processes: a second `train` on a model folder in use is refused,
+// and `train` killed with SIGKILL at random moments (checkpoint writes included) and resumed ends bit-identical to
+// an uninterrupted run, with a loadable checkpoint on disk after every kill.
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "data/synthetic.h"
+#include "io/hdf5_io.h"
+#include "test_util.h"
+
+using namespace stfpm;
+
+namespace {
+
+std::string teacher_file() { return test::shared_dir() + "/weights/resnet18_imagenet.h5"; }
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// `stfpm <args>` in a child process with its output in `log`; returns the child's pid (the program itself).
+pid_t start(const std::string& args, const std::string& log) {
+  const std::string command = "exec " + std::string(STFPM_BINARY) + " " + args + " > " + log + " 2>&1";
+  const pid_t pid = fork();
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  return pid;
+}
+
+int wait_status(pid_t pid) {
+  int raw = 0;
+  waitpid(pid, &raw, 0);
+  return WIFEXITED(raw) ? WEXITSTATUS(raw) : -WTERMSIG(raw);
+}
+
+// A small synthetic dataset (64 px, 8 training images) and the flags of a CPU run on it.
+std::string make_data(const std::string& root) {
+  SyntheticOptions o;
+  o.size = 64;
+  o.train_count = 8;
+  o.test_good_count = 2;
+  o.per_defect_count = 1;
+  write_synthetic_dataset(root + "/data", o);
+  return "train --data_dir " + root + "/data --category synthetic --size 64 --batch_size 4 --device cpu --threads 1"
+         " --no_images --teacher " + teacher_file() + " --results_dir " + root + "/results";
+}
+
+std::vector<std::string> checked_tensors() {
+  return {"conv1.weight", "bn1.running_mean", "layer1.0.bn1.running_var", "layer2.1.conv2.weight",
+          "layer3.1.conv2.weight", "optimizer/momentum/layer3.0.downsample.0.weight"};
+}
+
+}  // namespace
+
+TEST_CASE("faults: a second train on a model folder in use is refused, and a killed run leaves no stuck lock",
+          "[faults][cli]") {
+  STFPM_SKIP_UNLESS(test::path_exists(teacher_file()), "no teacher in ../shared/weights");
+  const test::TempDir tmp("faults_lock");
+  const std::string root = tmp.path.string();
+  const std::string flags = make_data(root) + " --model_dir " + root + "/models";
+  const pid_t first = start(flags + " --epochs 200", root + "/first.log");
+  // Wait until the first run trains (its first epoch is done): it holds the lock then.
+  for (int i = 0; i < 600 && slurp(root + "/first.log").find("epoch 1/200") == std::string::npos; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  REQUIRE(slurp(root + "/first.log").find("epoch 1/200") != std::string::npos);
+
+  const pid_t second = start(flags + " --epochs 1", root + "/second.log");
+  CHECK(wait_status(second) == 1);
+  const std::string refused = slurp(root + "/second.log");
+  INFO(refused);
+  CHECK(refused.find(root + "/models/synthetic: in use by another stfpm train (pid " + std::to_string(first)) !=
+        std::string::npos);
+
+  kill(first, SIGKILL);
+  CHECK(wait_status(first) == -SIGKILL);
+  const pid_t third = start(flags + " --epochs 1", root + "/third.log");
+  CHECK(wait_status(third) == 0);
+  INFO(slurp(root + "/third.log"));
+}
+
+TEST_CASE("faults: train killed with SIGKILL at random moments and resumed equals an uninterrupted run",
+          "[faults][cli]") {
+  STFPM_SKIP_UNLESS(test::path_exists(teacher_file()), "no teacher in ../shared/weights");
+  const test::TempDir tmp("faults_kill");
+  const std::string root = tmp.path.string();
+  const std::string flags = make_data(root);
+  const int epochs = 12;
+  const std::string run = flags + " --epochs " + std::to_string(epochs);
+  REQUIRE(wait_status(start(run + " --model_dir " + root + "/straight", root + "/straight.log")) == 0);
+  // The uninterrupted run's duration sets the range of kill times.
+  const auto t0 = std::chrono::steady_clock::now();
+  REQUIRE(wait_status(start(run + " --model_dir " + root + "/timing", root + "/timing.log")) == 0);
+  const double total_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+
+  const std::string checkpoint = root + "/killed/synthetic/student.h5";
+  std::mt19937 rng(12345);
+  // Each killed run gets at most 0.3 of an uninterrupted run's time, so the first three kills always land.
+  std::uniform_real_distribution<double> when(0.1, 0.3);
+  int kills = 0, status = -1;
+  for (int attempt = 0; attempt < 12 && status != 0; ++attempt) {
+    const bool resume = test::path_exists(checkpoint);
+    const pid_t pid = start(run + " --model_dir " + root + "/killed" + (resume ? " --resume" : ""),
+                            root + "/killed.log");
+    if (attempt < 5) {
+      std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(when(rng) * total_ms));
+      kill(pid, SIGKILL);  // no effect when the run has already finished
+    }
+    status = wait_status(pid);
+    if (status == -SIGKILL) {
+      ++kills;
+      if (test::path_exists(checkpoint)) {  // whatever the moment, the checkpoint on disk is whole
+        const H5Reader in(checkpoint);
+        CHECK(in.attr_int("epoch") >= 1);
+        CHECK(in.read_floats("layer3.1.conv2.weight").size() == size_t(256 * 256 * 9));
+      }
+    } else {
+      INFO(slurp(root + "/killed.log"));
+      CHECK(status == 0);
+    }
+  }
+  INFO(kills << " kills");
+  CHECK(kills >= 3);
+  REQUIRE(status == 0);
+  const H5Reader a(root + "/straight/synthetic/student.h5"), b(checkpoint);
+  CHECK(b.attr_int("epoch") == epochs);
+  CHECK(a.attr_int("steps") == b.attr_int("steps"));
+  for (const std::string& name : checked_tensors()) {
+    INFO(name);
+    CHECK(a.read_floats(name) == b.read_floats(name));
+  }
+}
+
+TEST_CASE("faults: Ctrl-C stops training at a step with a checkpoint and the resume command, twice quits at once",
+          "[faults][cli]") {
+  STFPM_SKIP_UNLESS(test::path_exists(teacher_file()), "no teacher in ../shared/weights");
+  const test::TempDir tmp("faults_signal");
+  const std::string root = tmp.path.string();
+  const std::string flags = make_data(root) + " --model_dir " + root + "/models";
+  const std::string checkpoint = root + "/models/synthetic/student.h5";
+  auto wait_for = [&](const std::string& log, const std::string& text) {
+    for (int i = 0; i < 600 && slurp(log).find(text) == std::string::npos; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    return slurp(log).find(text) != std::string::npos;
+  };
+
+  const pid_t pid = start(flags + " --epochs 200", root + "/stop.log");
+  REQUIRE(wait_for(root + "/stop.log", "epoch 2/200"));
+  kill(pid, SIGINT);
+  CHECK(wait_status(pid) == 130);
+  const std::string log = slurp(root + "/stop.log");
+  INFO(log);
+  CHECK(log.find("stopping after the current step") != std::string::npos);
+  CHECK(log.find("training stopped by a signal; continue with:") != std::string::npos);
+  CHECK(log.find("--epochs 200 --resume") != std::string::npos);
+  CHECK(log.find("pixel ROC-AUC") == std::string::npos);  // no test after a stopped training
+  const H5Reader saved(checkpoint);
+  CHECK(saved.attr_int("steps") >= 4);  // at least the two epochs of 2 steps seen in the log
+  CHECK_FALSE(test::path_exists(checkpoint + ".tmp"));
+
+  // SIGTERM twice: the second ends the process at once, without a temporary file left behind.
+  const pid_t twice = start(flags + " --epochs 200 --resume", root + "/twice.log");
+  REQUIRE(wait_for(root + "/twice.log", "resuming from"));
+  kill(twice, SIGTERM);
+  kill(twice, SIGTERM);
+  const int status = wait_status(twice);
+  CHECK((status == 143 || status == 0));  // 0 only if it had finished already, which 200 epochs rule out
+  CHECK(status == 143);
+  CHECK_FALSE(test::path_exists(checkpoint + ".tmp"));
+  H5Reader(checkpoint).read_floats("conv1.weight");  // still a whole checkpoint
+
+  // The resume command continues.
+  CHECK(wait_status(start(flags + " --epochs 3 --resume", root + "/resume.log")) == 0);
+  INFO(slurp(root + "/resume.log"));
+}

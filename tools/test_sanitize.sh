@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The CPU build under AddressSanitizer and UndefinedBehaviorSanitizer (-fno-sanitize-recover: the first report
+# fails the test) in build-asan/, running the CPU test suite. CUDA is left out (nothing runs it here).
+#   tools/test_sanitize.sh [ctest arguments]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+flags="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTFPM_CUDA=OFF \
+  -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" \
+  -DCMAKE_SHARED_LINKER_FLAGS="-fsanitize=address,undefined" > /dev/null
+cmake --build build-asan -j"$(nproc)" --target stfpm stfpm_tests
+cd build-asan
+export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
+ctest --output-on-failure -j"$(nproc)" -E '^(gpu:|convert_weights_py|converted_teacher_cpp)' "$@"
