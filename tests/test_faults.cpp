@@ -1,6 +1,6 @@
 // Faults, with the built `stfpm` binary in child processes: a second `train` on a model folder in use is refused,
 // and `train` killed with SIGKILL at random moments (checkpoint writes included) and resumed ends bit-identical to
-// an uninterrupted run, with a loadable checkpoint on disk after every kill.
+// an uninterrupted run, with a loadable checkpoint on disk after every kill; Ctrl-C; a full disk.
 #include <catch2/catch.hpp>
 
 #include <signal.h>
@@ -15,8 +15,11 @@
 #include <string>
 #include <thread>
 
+#include "data/image_io.h"
 #include "data/synthetic.h"
 #include "io/hdf5_io.h"
+#include "io/json.h"
+#include "io/tiff_io.h"
 #include "test_util.h"
 
 using namespace stfpm;
@@ -187,4 +190,45 @@ TEST_CASE("faults: Ctrl-C stops training at a step with a checkpoint and the res
   // The resume command continues.
   CHECK(wait_status(start(flags + " --epochs 3 --resume", root + "/resume.log")) == 0);
   INFO(slurp(root + "/resume.log"));
+}
+
+TEST_CASE("faults: a full disk is a clear error and leaves the previous file as it was", "[faults][bad-input]") {
+  // Every write goes to "<file>.tmp" first; a link from there to /dev/full makes each write fail with ENOSPC.
+  STFPM_SKIP_UNLESS(test::path_exists("/dev/full"), "no /dev/full");
+  const test::TempDir tmp("faults_full");
+  auto full = [&](const std::string& name) {
+    const std::string path = tmp.file(name);
+    std::ofstream(path) << "previous";
+    REQUIRE(symlink("/dev/full", (path + ".tmp").c_str()) == 0);
+    return path;
+  };
+  auto unchanged = [&](const std::string& path) {
+    INFO(path);
+    CHECK(slurp(path) == "previous");
+    CHECK_FALSE(test::path_exists(path + ".tmp"));  // the failed temporary file (here the link) is gone
+  };
+  const std::string json = full("metrics.json");
+  CHECK_THROWS_WITH(write_json_file(json, Json{{"x", 1}}),
+                    Catch::Contains("cannot write " + json) && Catch::Contains("No space left on device"));
+  unchanged(json);
+
+  const std::string png = full("image.png");
+  CHECK_THROWS_WITH(write_png(png, Image8(8, 8, 3)), Catch::Contains(png) && Catch::Contains("No space left"));
+  unchanged(png);
+
+  const std::string tiff = full("map.tiff");
+  const std::vector<float> map(64, 0.5f);
+  CHECK_THROWS_WITH(write_tiff_float(tiff, map.data(), 8, 8), Catch::Contains(tiff) && Catch::Contains("cannot write"));
+  unchanged(tiff);
+
+  const std::string h5 = full("student.h5");
+  CHECK_THROWS_WITH(
+      [&] {
+        H5Writer out(h5);
+        const std::vector<float> big(1 << 20, 1.0f);  // more than HDF5 keeps in its buffers
+        out.write("w", Shape{int64_t(big.size())}, big.data());
+        out.commit();
+      }(),
+      Catch::Contains(h5));
+  unchanged(h5);
 }

@@ -11,7 +11,7 @@
 
 #include "io/heatmap.h"
 #include "data/image_io.h"
-#include "io/files.h"
+#include "core/files.h"
 #include "io/json.h"
 #include "io/report.h"
 #include "test_util.h"

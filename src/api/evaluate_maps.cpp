@@ -10,7 +10,7 @@
 #include "data/dataset.h"
 #include "data/image_io.h"
 #include "eval/metrics.h"
-#include "io/files.h"
+#include "core/files.h"
 #include "io/json.h"
 #include "io/tiff_io.h"
 

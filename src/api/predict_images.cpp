@@ -11,7 +11,7 @@
 #include "api/errors.h"
 #include "api/reports.h"
 #include "api/runtime.h"
-#include "io/files.h"
+#include "core/files.h"
 #include "io/report.h"
 #include "io/tiff_io.h"
 #include "model/checkpoint.h"

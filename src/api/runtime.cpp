@@ -8,7 +8,7 @@
 #include <cstdlib>
 
 #include "api/errors.h"
-#include "io/files.h"
+#include "core/files.h"
 #include "io/hdf5_io.h"
 #include "model/checkpoint.h"
 #include "model/recipe.h"

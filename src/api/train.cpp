@@ -14,7 +14,7 @@
 
 #include "api/errors.h"
 #include "api/runtime.h"
-#include "io/files.h"
+#include "core/files.h"
 #include "eval/metrics.h"
 #include "io/file_lock.h"
 #include "model/checkpoint.h"

@@ -12,6 +12,8 @@
 #include <memory>
 #include <stdexcept>
 
+#include "core/files.h"
+
 namespace stfpm {
 
 namespace {
@@ -112,7 +114,7 @@ Image8 read_image_gray(const std::string& path) { return to_gray(decode(path)); 
 void write_png(const std::string& path, const Image8& image) {
   check_channels(image, path.c_str());
   if (image.width <= 0 || image.height <= 0) fail(path, "cannot write an empty image");
-  // Encode in memory first: stbi_write_png ignores write errors, so we do the file I/O ourselves and check it.
+  // Encode in memory first: stbi_write_png ignores write errors, so the file is written (atomically) by us.
   std::vector<unsigned char> png;
   auto append = [](void* context, void* data, int size) {
     auto* out = static_cast<std::vector<unsigned char>*>(context);
@@ -122,15 +124,7 @@ void write_png(const std::string& path, const Image8& image) {
   const int stride = image.width * image.channels;
   if (!stbi_write_png_to_func(append, &png, image.width, image.height, image.channels, image.data.data(), stride))
     fail(path, "PNG encoding failed");
-  File f(std::fopen(path.c_str(), "wb"));
-  if (!f) fail(path, std::string("cannot write PNG: ") + std::strerror(errno));
-  const bool written = std::fwrite(png.data(), 1, png.size(), f.get()) == png.size();
-  const int write_errno = errno;
-  const bool closed = std::fclose(f.release()) == 0;
-  if (!written || !closed) {
-    std::remove(path.c_str());
-    fail(path, std::string("cannot write PNG: ") + std::strerror(written ? errno : write_errno));
-  }
+  write_file_atomic(path, std::string(png.begin(), png.end()));  // errors checked up to the close and rename
 }
 
 }  // namespace stfpm

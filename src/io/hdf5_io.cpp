@@ -6,7 +6,7 @@
 #include <stdexcept>
 #include <type_traits>
 
-#include "io/files.h"
+#include "core/files.h"
 
 namespace stfpm {
 
@@ -268,8 +268,9 @@ H5Writer::H5Writer(const std::string& path) : path_(path), tmp_path_(path + ".tm
   set_pending_file(tmp_path_);
   file_ = H5Fcreate(tmp_path_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   if (file_ < 0) {
+    std::remove(tmp_path_.c_str());  // whatever HDF5 left there (a full disk can fail the create itself)
     clear_pending_file(tmp_path_);
-    fail(path, "cannot create file (is the folder writable?)");
+    fail(path, "cannot create file (is the folder writable? is the disk full?)");
   }
 }
 

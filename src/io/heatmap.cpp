@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <stdexcept>
 
-#include "io/files.h"
+#include "core/files.h"
 
 namespace stfpm {
 

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <cstdlib>
 
-#include "io/files.h"
+#include "core/files.h"
 
 namespace stfpm {
 

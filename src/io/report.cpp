@@ -4,7 +4,7 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "io/files.h"
+#include "core/files.h"
 
 namespace stfpm {
 

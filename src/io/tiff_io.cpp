@@ -8,7 +8,7 @@
 #include <memory>
 #include <stdexcept>
 
-#include "io/files.h"
+#include "core/files.h"
 
 namespace stfpm {
 
@@ -60,7 +60,10 @@ void write_tiff_float(const std::string& path, const float* data, int width, int
   std::string message;
   {
     TiffPtr tif = open_tiff(tmp, "w", message);
-    if (!tif) fail(path, "cannot write TIFF: " + reason(message, "open failed"));
+    if (!tif) {
+      std::remove(tmp.c_str());  // a full disk can fail the header write inside TIFFOpen
+      fail(path, "cannot write TIFF: " + reason(message, "open failed"));
+    }
     TIFF* t = tif.get();
     TIFFSetField(t, TIFFTAG_IMAGEWIDTH, uint32_t(width));
     TIFFSetField(t, TIFFTAG_IMAGELENGTH, uint32_t(height));
