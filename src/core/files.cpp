@@ -35,13 +35,14 @@ void remove_pending_file() noexcept {
   if (pending_set.load()) ::unlink(pending_path);
 }
 
-void write_file_atomic(const std::string& path, const std::string& contents) {
+void write_file_atomic(const std::string& path, const std::string& contents, const std::string& kind) {
   const std::string tmp = path + ".tmp";
   set_pending_file(tmp);
   auto fail = [&](int err) {
     std::remove(tmp.c_str());
     clear_pending_file(tmp);
-    throw std::runtime_error("cannot write " + path + ": " + std::strerror(err));
+    throw std::runtime_error(kind.empty() ? "cannot write " + path + ": " + std::strerror(err)
+                                          : path + ": cannot write " + kind + ": " + std::strerror(err));
   };
   std::FILE* f = std::fopen(tmp.c_str(), "wb");
   if (!f) fail(errno);

@@ -8,7 +8,8 @@ namespace stfpm {
 // Writes `contents` to "<path>.tmp" and renames it to `path`, so readers never see a half-written file. Throws
 // std::runtime_error "cannot write <path>: <reason>" (missing folder, no permission, disk full); the temporary
 // file is removed on failure.
-void write_file_atomic(const std::string& path, const std::string& contents);
+// With `kind` ("PNG"), the message reads "<path>: cannot write PNG: <reason>".
+void write_file_atomic(const std::string& path, const std::string& contents, const std::string& kind = "");
 // Creates the folder that will hold `path` (and its parents) when missing. Throws std::runtime_error
 // "cannot create folder <dir> for <path>: <reason>".
 void create_parent_dirs(const std::string& path);

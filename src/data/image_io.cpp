@@ -124,7 +124,7 @@ void write_png(const std::string& path, const Image8& image) {
   const int stride = image.width * image.channels;
   if (!stbi_write_png_to_func(append, &png, image.width, image.height, image.channels, image.data.data(), stride))
     fail(path, "PNG encoding failed");
-  write_file_atomic(path, std::string(png.begin(), png.end()));  // errors checked up to the close and rename
+  write_file_atomic(path, std::string(png.begin(), png.end()), "PNG");  // errors checked up to the close and rename
 }
 
 }  // namespace stfpm
