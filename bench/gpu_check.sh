@@ -16,6 +16,7 @@
 #                                $OUT/gpu_check.log and the summary to $OUT/gpu_summary.txt)
 set -u -o pipefail
 
+SELF=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 cd "$REPO"
 BUNDLE=${STFPM_BUNDLE:-$REPO/.device/gpu_bundle.tar.xz}
@@ -25,7 +26,7 @@ START=$SECONDS
 # With $OUT, the script runs itself once more with its output piped through tee, and waits for it: the log is
 # complete when this command returns (an `exec > >(tee ...)` would not wait for tee).
 if [ -n "${OUT:-}" ] && [ -d "${OUT:-}" ] && [ -z "${STFPM_GPU_CHECK_TEED:-}" ]; then
-  STFPM_GPU_CHECK_TEED=1 "$0" "$@" 2>&1 | tee "$OUT/gpu_check.log"
+  STFPM_GPU_CHECK_TEED=1 "$SELF" "$@" 2>&1 | tee "$OUT/gpu_check.log"
   exit "${PIPESTATUS[0]}"
 fi
 
@@ -132,30 +133,34 @@ note "[cuda-host] tests: $([ $rc -eq 0 ] && echo PASS || echo "FAIL (status $rc)
 # silently. Catch2 reads commas, brackets, '*' and quotes in a test spec as syntax, so the names are escaped.
 SANITIZER=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null | head -n 1)
 mapfile -t GPU_CASES < <("${OURS[@]}" "$BIN/stfpm_tests" --list-test-names-only "[gpu]" 2>/dev/null | grep -v '^ *$')
-passed=0 failed=0 skipped=0 first_failure=""
+passed=0 failed=0 skipped=0 not_run=0 first_failure=""
 for i in "${!GPU_CASES[@]}"; do
   name=${GPU_CASES[$i]}
   spec=$(printf '%s' "$name" | sed 's/[][,*"\\]/\\&/g')
   step "gpu_case_$i" 60 "${OURS[@]}" CUDA_LAUNCH_BLOCKING=1 STFPM_TEST_SKIP_CODE=77 "$BIN/stfpm_tests" "$spec" \
     --durations yes
   rc=$?
-  grep -q "^No tests ran" "$WORK/logs/gpu_case_$i.log" && rc=3  # the spec matched nothing: not a pass
+  [ "$rc" -ne 125 ] && grep -q "^No tests ran" "$WORK/logs/gpu_case_$i.log" && rc=3  # matched nothing: no pass
   case $rc in
     0) passed=$((passed + 1)) ;;
     77) skipped=$((skipped + 1)) ;;
+    125) not_run=$((not_run + 1)) ;;
     *) failed=$((failed + 1))
        why=$(grep -m 1 -E "FAILED|error|CUDA|cuDNN|cuBLAS" "$WORK/logs/gpu_case_$i.log")
+       [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ] && why="timed out"
        note "  FAIL (status $rc): $name: $why"
-       [ -z "$first_failure" ] && first_failure="$name (status $rc): $why"
-       if [ -n "$SANITIZER" ]; then
+       # memcheck names the kernel and the access of the first real failure (a timeout would only time out again,
+       # and one rerun is what the budget allows).
+       if [ -z "$first_failure" ] && [ -n "$SANITIZER" ] && [ "$rc" -ne 124 ] && [ "$rc" -ne 137 ]; then
          step "gpu_case_${i}_memcheck" 120 "${OURS[@]}" "$SANITIZER" --tool memcheck --error-exitcode 99 \
            --print-limit 5 "$BIN/stfpm_tests" "$spec"
          while read -r l; do note "    memcheck: $l"; done < <(grep -E "^========= (Invalid|Program hit|Error|  at)" \
            "$WORK/logs/gpu_case_${i}_memcheck.log" | head -n 6)
-       fi ;;
+       fi
+       [ -z "$first_failure" ] && first_failure="$name (status $rc): $why" ;;
   esac
 done
-note "[gpu] tests: ${#GPU_CASES[@]} cases, $passed passed, $failed failed, $skipped skipped"
+note "[gpu] tests: ${#GPU_CASES[@]} cases, $passed passed, $failed failed, $skipped skipped, $not_run not run (budget)"
 [ ${#GPU_CASES[@]} -eq 0 ] && note "[gpu] tests: NONE LISTED (the test binary did not start?)"
 [ "$skipped" -gt 0 ] && note "[gpu] tests: skipped cases saw no usable GPU (see their logs)"
 

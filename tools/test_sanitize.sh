@@ -14,5 +14,6 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTFPM_CUDA=OFF \
 cmake --build build-asan -j"$(nproc)" --target stfpm stfpm_tests
 cd build-asan
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/../tools/lsan_suppressions.txt:print_suppressions=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 ctest --output-on-failure -j"$(nproc)" -E '^(gpu:|convert_weights_py|converted_teacher_cpp|consumer_project)' "$@"

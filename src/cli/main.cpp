@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <exception>
 #include <string>
@@ -24,24 +25,49 @@ using namespace stfpm;
 std::atomic<int> stop_signal{0};
 std::atomic<bool> training{false};
 
+// Ends the process by `sig` itself (not by an exit status), so a calling shell or script sees an interrupted
+// program and stops too, as it would without our handler.
+[[noreturn]] void die_by(int sig) {
+  signal(sig, SIG_DFL);
+  sigset_t unblock;  // inside the handler the signal is blocked: raise() would only leave it pending
+  sigemptyset(&unblock);
+  sigaddset(&unblock, sig);
+  sigprocmask(SIG_UNBLOCK, &unblock, nullptr);
+  raise(sig);
+  _exit(128 + sig);  // not reached
+}
+
 extern "C" void on_signal(int sig) {
+  const int saved_errno = errno;  // the interrupted code may be about to read errno
   if (training.load() && stop_signal.exchange(sig) == 0) {
     static const char message[] =
         "\nstfpm: stopping after the current step to save a checkpoint (press Ctrl-C again to quit at once)\n";
     const ssize_t written = write(STDERR_FILENO, message, sizeof message - 1);
     (void)written;
+    errno = saved_errno;
     return;
   }
   remove_pending_file();
-  _exit(128 + sig);
+  die_by(sig);
 }
 
 void install_signal_handlers() {
   struct sigaction action {};
   action.sa_handler = on_signal;
+  action.sa_flags = SA_RESTART;  // a write interrupted by the first Ctrl-C goes on instead of failing with EINTR
   sigemptyset(&action.sa_mask);
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
+}
+
+// An argument as the shell reads it back: as it is when it holds only safe characters, else in single quotes.
+std::string shell_quote(const std::string& a) {
+  if (!a.empty() && a.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./:=,+-@%") ==
+                        std::string::npos)
+    return a;
+  std::string out = "'";
+  for (char c : a) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
 }
 
 // The command line again, with --resume, for the message of a stopped run.
@@ -51,7 +77,7 @@ std::string resume_command(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     has_resume |= a == "--resume";
-    out += " " + (a.find_first_of(" \t'\"$") == std::string::npos ? a : "'" + a + "'");
+    out += " " + shell_quote(a);
   }
   return has_resume ? out : out + " --resume";
 }
@@ -64,8 +90,7 @@ void print_test(const TestResult& r, const std::string& category) {
   std::printf("reports: %s\n", r.results_folder.c_str());
 }
 
-// Returns the exit status: 0, or 128 + the signal for a training run stopped by Ctrl-C / SIGTERM.
-int run(const CommandLine& c, int argc, char** argv) {
+void run(const CommandLine& c, int argc, char** argv) {
   const ProgressCallback progress = console_progress();
   if (c.command == "train") {
     TrainConfig config = c.train_config();
@@ -73,9 +98,13 @@ int run(const CommandLine& c, int argc, char** argv) {
     training = true;
     const TrainSummary summary = train(config, progress);
     training = false;
-    if (summary.stopped) {
-      std::fprintf(stderr, "training stopped by a signal; continue with:\n  %s\n", resume_command(argc, argv).c_str());
-      return 128 + stop_signal.load();
+    // A signal also counts when it came too late for a step (during the last one, or the final save): no test.
+    if (const int sig = stop_signal.load()) {
+      std::fprintf(stderr, "training %s; continue with:\n  %s\n",
+                   summary.stopped ? "stopped by a signal" : "finished, test skipped because of a signal",
+                   resume_command(argc, argv).c_str());
+      std::fflush(nullptr);
+      die_by(sig);
     }
     print_test(test_model(c.test_config(), progress, &summary), c.category);  // train then test, as the reference
   } else if (c.command == "test") {
@@ -100,7 +129,6 @@ int run(const CommandLine& c, int argc, char** argv) {
     std::printf("synthetic dataset: %s (%d train, %d good test, %d per defect type, %dx%d)\n", s.folder.c_str(),
                 s.train, s.test_good, s.per_defect, s.size, s.size);
   }
-  return 0;
 }
 
 }  // namespace
@@ -121,7 +149,8 @@ int main(int argc, char** argv) {
   }
   install_signal_handlers();
   try {
-    return run(command_line, argc, argv);
+    run(command_line, argc, argv);
+    return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "\nstfpm %s: error: %s\n", command_line.command.c_str(), e.what());
     return 1;

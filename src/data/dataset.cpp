@@ -19,6 +19,17 @@ namespace stfpm {
 
 namespace {
 
+// The memory this process may use: the physical memory, or less where a cgroup (a container) limits it.
+double memory_limit_bytes() {
+  double limit = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGESIZE));
+  for (const char* path : {"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}) {
+    std::ifstream in(path);
+    double value = 0;
+    if (in >> value && value > 0 && value < limit) limit = value;  // "max" (no limit) does not parse
+  }
+  return limit;
+}
+
 [[noreturn]] void fail(const std::string& path, const std::string& what) {
   throw std::runtime_error(path + ": " + what);
 }
@@ -194,12 +205,12 @@ ImageSet load_images(const std::vector<ImageRecord>& records, const Preprocess& 
   // would fit, rather than fail in the allocator with a bare std::bad_alloc.
   const double per_pixel = 3 * sizeof(float) + 3 + (with_masks ? 1 : 0);
   const double need = double(n) * double(s) * double(s) * per_pixel;
-  const double total = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGESIZE));
+  const double total = memory_limit_bytes();
   auto too_big = [&](const std::string& what) {
-    const int fits = int(std::sqrt(std::max(0.0, total / 2) / std::max(1.0, double(n) * per_pixel)));
+    const int fits = int(std::sqrt(std::max(0.0, total) / std::max(1.0, double(n) * per_pixel)));
     return std::runtime_error(what + ": " + std::to_string(n) + " images at " + std::to_string(s) + "x" +
                               std::to_string(s) + " need " + std::to_string(int64_t(need / 1048576)) +
-                              " MiB for the decoded images, the machine has " +
+                              " MiB for the decoded images, this process may use " +
                               std::to_string(int64_t(total / 1048576)) + " MiB; at most about --size " +
                               std::to_string(fits) + " fits");
   };

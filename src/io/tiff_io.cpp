@@ -58,10 +58,12 @@ void write_tiff_float(const std::string& path, const float* data, int width, int
                                 std::to_string(height) + " TIFF");
   const std::string tmp = path + ".tmp";
   std::string message;
+  set_pending_file(tmp);
   {
     TiffPtr tif = open_tiff(tmp, "w", message);
     if (!tif) {
       std::remove(tmp.c_str());  // a full disk can fail the header write inside TIFFOpen
+      clear_pending_file(tmp);
       fail(path, "cannot write TIFF: " + reason(message, "open failed"));
     }
     TIFF* t = tif.get();
@@ -85,13 +87,14 @@ void write_tiff_float(const std::string& path, const float* data, int width, int
     if (!ok) {
       tif.reset();
       std::remove(tmp.c_str());
+      clear_pending_file(tmp);
       fail(path, "cannot write TIFF: " + reason(message, "write failed"));
     }
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    fail(path, "cannot write TIFF: rename of the temporary file failed");
-  }
+  const bool renamed = std::rename(tmp.c_str(), path.c_str()) == 0;
+  if (!renamed) std::remove(tmp.c_str());
+  clear_pending_file(tmp);
+  if (!renamed) fail(path, "cannot write TIFF: rename of the temporary file failed");
 }
 
 FloatImage read_tiff_float(const std::string& path) {
