@@ -18,7 +18,7 @@ using namespace stfpm;
 
 namespace {
 
-std::string teacher_file() { return test::shared_dir() + "/weights/resnet18_imagenet.h5"; }
+using test::teacher_file;
 
 // A 64-px synthetic dataset and a student trained on it for one epoch, tested (so thresholds.h5 exists).
 struct TrainedModel {
@@ -28,12 +28,7 @@ struct TrainedModel {
   TrainConfig config;
 
   TrainedModel() {
-    SyntheticOptions o;
-    o.size = 64;
-    o.train_count = 6;
-    o.test_good_count = 2;
-    o.per_defect_count = 2;
-    write_synthetic_dataset(root + "/data", o);
+    test::write_small_dataset(root + "/data", 6, 2, 2);
     config.data_dir = root + "/data";
     config.category = "synthetic";
     config.model_dir = root + "/models";

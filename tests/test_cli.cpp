@@ -34,16 +34,11 @@ Result run(const std::string& args) {
   return r;
 }
 
-std::string teacher_file() { return test::shared_dir() + "/weights/resnet18_imagenet.h5"; }
+using test::teacher_file;
 
 // A small synthetic dataset (64 px) under root and the common flags for it.
 std::string make_data(const std::string& root) {
-  SyntheticOptions o;
-  o.size = 64;
-  o.train_count = 6;
-  o.test_good_count = 2;
-  o.per_defect_count = 2;
-  write_synthetic_dataset(root + "/data", o);
+  test::write_small_dataset(root + "/data", 6, 2, 2);
   return "--data_dir " + root + "/data --category synthetic --size 64 --device cpu --teacher " + teacher_file() +
          " --model_dir " + root + "/models --results_dir " + root + "/results";
 }

@@ -18,7 +18,7 @@ using namespace stfpm;
 
 namespace {
 
-std::string teacher_file() { return test::shared_dir() + "/weights/resnet18_imagenet.h5"; }
+using test::teacher_file;
 
 std::string read_text(const std::string& path) {
   std::ifstream in(path);

@@ -27,7 +27,7 @@ using namespace stfpm;
 
 namespace {
 
-std::string teacher_file() { return test::shared_dir() + "/weights/resnet18_imagenet.h5"; }
+using test::teacher_file;
 
 std::string slurp(const std::string& path) {
   std::ifstream in(path);
@@ -55,12 +55,7 @@ int wait_status(pid_t pid) {
 
 // A small synthetic dataset (64 px, 8 training images) and the flags of a CPU run on it.
 std::string make_data(const std::string& root) {
-  SyntheticOptions o;
-  o.size = 64;
-  o.train_count = 8;
-  o.test_good_count = 2;
-  o.per_defect_count = 1;
-  write_synthetic_dataset(root + "/data", o);
+  test::write_small_dataset(root + "/data", 8, 2, 1);
   return "train --data_dir " + root + "/data --category synthetic --size 64 --batch_size 4 --device cpu --threads 1"
          " --no_images --teacher " + teacher_file() + " --results_dir " + root + "/results";
 }

@@ -1,5 +1,7 @@
 #include "test_util.h"
 
+#include "data/synthetic.h"
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,6 +23,17 @@ std::string shared_dir() {
 bool path_exists(const std::string& path) {
   struct stat st;
   return stat(path.c_str(), &st) == 0;
+}
+
+std::string teacher_file() { return shared_dir() + "/weights/resnet18_imagenet.h5"; }
+
+void write_small_dataset(const std::string& data_dir, int train_count, int good_count, int per_defect_count) {
+  SyntheticOptions o;
+  o.size = 64;
+  o.train_count = train_count;
+  o.test_good_count = good_count;
+  o.per_defect_count = per_defect_count;
+  write_synthetic_dataset(data_dir, o);
 }
 
 TempDir::TempDir(const std::string& name)

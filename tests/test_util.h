@@ -12,6 +12,10 @@ std::string fixture_path(const std::string& name);  // tests/data/<name>
 // The shared data folder: $STFPM_SHARED if set, else <source>/../shared.
 std::string shared_dir();
 bool path_exists(const std::string& path);
+// The shared ImageNet teacher, <shared>/weights/resnet18_imagenet.h5 (tests that need it skip without it).
+std::string teacher_file();
+// A small synthetic MVTec-layout dataset of 64x64 images at <data_dir>/synthetic, for tests that train.
+void write_small_dataset(const std::string& data_dir, int train_count, int good_count, int per_defect_count);
 
 // A fresh folder under /tmp, unique per process (several build folders may run the tests at once), removed when
 // the object goes.
