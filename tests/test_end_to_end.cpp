@@ -18,14 +18,8 @@ using namespace stfpm;
 
 namespace {
 
+using test::read_text;
 using test::teacher_file;
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 double json_number(const std::string& json, const std::string& key) {
   std::smatch m;

@@ -28,13 +28,7 @@ using namespace stfpm;
 namespace {
 
 using test::teacher_file;
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+std::string slurp(const std::string& path) { return test::read_text(path); }
 
 // `stfpm <args>` in a child process with its output in `log`; returns the child's pid (the program itself).
 pid_t start(const std::string& args, const std::string& log) {

@@ -21,12 +21,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+std::string slurp(const std::string& path) { return test::read_text(path); }
 
 // A path whose parent folder cannot exist: a regular file is in the way (root can write anywhere, so permissions
 // cannot be used to make a folder unwritable in tests).

@@ -1,7 +1,5 @@
 #include "test_util.h"
 
-#include "data/synthetic.h"
-
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,7 +7,11 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <random>
+#include <sstream>
+
+#include "data/synthetic.h"
 
 namespace stfpm::test {
 
@@ -26,6 +28,13 @@ bool path_exists(const std::string& path) {
 }
 
 std::string teacher_file() { return shared_dir() + "/weights/resnet18_imagenet.h5"; }
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
 
 void write_small_dataset(const std::string& data_dir, int train_count, int good_count, int per_defect_count) {
   SyntheticOptions o;

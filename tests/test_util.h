@@ -14,6 +14,8 @@ std::string shared_dir();
 bool path_exists(const std::string& path);
 // The shared ImageNet teacher, <shared>/weights/resnet18_imagenet.h5 (tests that need it skip without it).
 std::string teacher_file();
+// The whole file as bytes (empty when it cannot be read).
+std::string read_text(const std::string& path);
 // A small synthetic MVTec-layout dataset of 64x64 images at <data_dir>/synthetic, for tests that train.
 void write_small_dataset(const std::string& data_dir, int train_count, int good_count, int per_defect_count);
 
