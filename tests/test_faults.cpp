@@ -176,7 +176,12 @@ TEST_CASE("faults: Ctrl-C stops training at a step with a checkpoint and the res
   // first; its message must not appear.
   const std::string slow = make_data(root + "/slow") + " --model_dir " + root + "/slow/models --size 256 --batch_size 8";
   const pid_t twice = start(slow + " --epochs 200", root + "/twice.log");
-  REQUIRE(wait_for(root + "/twice.log", "epoch 1/200"));
+  // Epoch 1's line is printed before its checkpoint is written: wait for the file itself, or the second signal could
+  // land during that first write and rightly leave no checkpoint at all.
+  const std::string slow_checkpoint = root + "/slow/models/synthetic/student.h5";
+  for (int i = 0; i < 600 && !test::path_exists(slow_checkpoint); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  REQUIRE(test::path_exists(slow_checkpoint));
   kill(twice, SIGTERM);
   REQUIRE(wait_for(root + "/twice.log", "stopping after the current step"));
   kill(twice, SIGTERM);
@@ -184,8 +189,8 @@ TEST_CASE("faults: Ctrl-C stops training at a step with a checkpoint and the res
   const std::string twice_log = slurp(root + "/twice.log");
   INFO(twice_log);
   CHECK(twice_log.find("training stopped by a signal") == std::string::npos);
-  CHECK_FALSE(test::path_exists(root + "/slow/models/synthetic/student.h5.tmp"));
-  H5Reader(root + "/slow/models/synthetic/student.h5").read_floats("conv1.weight");  // epoch 1's, whole
+  CHECK_FALSE(test::path_exists(slow_checkpoint + ".tmp"));
+  H5Reader(slow_checkpoint).read_floats("conv1.weight");  // epoch 1's, whole
 
   // The resume command continues.
   CHECK(wait_status(start(flags + " --epochs 3 --resume", root + "/resume.log")) == 0);
