@@ -151,8 +151,9 @@ TEST_CASE("faults: Ctrl-C stops training at a step with a checkpoint and the res
   const std::string root = tmp.path.string();
   const std::string flags = make_data(root) + " --model_dir " + root + "/models";
   const std::string checkpoint = root + "/models/synthetic/student.h5";
+  // Waits of up to two minutes: a loaded machine (CI runs two tests at once) slows the runs several times over.
   auto wait_for = [&](const std::string& log, const std::string& text) {
-    for (int i = 0; i < 600 && slurp(log).find(text) == std::string::npos; ++i)
+    for (int i = 0; i < 2400 && slurp(log).find(text) == std::string::npos; ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     return slurp(log).find(text) != std::string::npos;
   };
@@ -179,7 +180,7 @@ TEST_CASE("faults: Ctrl-C stops training at a step with a checkpoint and the res
   // Epoch 1's line is printed before its checkpoint is written: wait for the file itself, or the second signal could
   // land during that first write and rightly leave no checkpoint at all.
   const std::string slow_checkpoint = root + "/slow/models/synthetic/student.h5";
-  for (int i = 0; i < 600 && !test::path_exists(slow_checkpoint); ++i)
+  for (int i = 0; i < 2400 && !test::path_exists(slow_checkpoint); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   REQUIRE(test::path_exists(slow_checkpoint));
   kill(twice, SIGTERM);
