@@ -190,6 +190,13 @@ void normalize_image(const uint8_t* rgb, int size, const Preprocess& preprocess,
   }
 }
 
+Image8 load_mask(const std::string& mask_path, const std::string& image_path, int width, int height, int size) {
+  const Image8 mask = read_image_gray(mask_path);
+  if (mask.width != width || mask.height != height)
+    fail_mask_size(mask_path, mask.width, mask.height, image_path, width, height);
+  return resize_bilinear(mask, size, size);
+}
+
 ImageSet load_images(const std::vector<ImageRecord>& records, const Preprocess& preprocess, bool with_masks,
                      const ProgressFn& progress) {
   const int s = preprocess.size;
@@ -235,10 +242,7 @@ ImageSet load_images(const std::vector<ImageRecord>& records, const Preprocess& 
       std::copy(img.data.begin(), img.data.end(), set.rgb.begin() + long(size_t(i) * 3 * plane));
       normalize_image(img.data.data(), s, preprocess, &set.pixels[size_t(i) * 3 * plane]);
       if (with_masks && r.anomalous) {
-        const Image8 mask = read_image_gray(r.mask_path);
-        if (mask.width != original.width || mask.height != original.height)
-          fail_mask_size(r.mask_path, mask.width, mask.height, r.path, original.width, original.height);
-        const Image8 m = resize_bilinear(mask, s, s);
+        const Image8 m = load_mask(r.mask_path, r.path, original.width, original.height, s);
         std::copy(m.data.begin(), m.data.end(), set.masks.begin() + long(size_t(i) * plane));
       }
     } catch (const std::exception& e) {

@@ -20,6 +20,8 @@
 #include <string>
 #include <vector>
 
+#include "data/image_io.h"
+
 namespace stfpm {
 
 // The reference preprocessing: PIL bilinear resize to size x size, v / 255, then (v - mean[c]) / std[c].
@@ -77,6 +79,10 @@ using ProgressFn = std::function<void(size_t done, size_t total)>;
 // anomalous records (normal records get zeros). On a bad file throws the error of the first bad record in order.
 ImageSet load_images(const std::vector<ImageRecord>& records, const Preprocess& preprocess, bool with_masks,
                      const ProgressFn& progress = nullptr);
+
+// The mask of an image of width x height, decoded as 8-bit gray and resized to size x size (PIL bilinear, like the
+// image). Throws std::runtime_error naming the mask when it is unreadable or its size is not its image's.
+Image8 load_mask(const std::string& mask_path, const std::string& image_path, int width, int height, int size);
 
 // The normalization of one 8-bit RGB image (S, S, 3) into (3, S, S): (v / 255 - mean[c]) / std[c] in float,
 // the same float operations as torchvision's ToTensor + Normalize.
