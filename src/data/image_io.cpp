@@ -7,10 +7,12 @@
 #include <stb_image_write.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <memory>
 #include <stdexcept>
+#include <vector>
 
 #include "core/files.h"
 
@@ -38,11 +40,118 @@ std::string stb_reason() {
   return r ? r : "unknown error";
 }
 
-// Decodes to 8 bits with the channels stored in the file (stb reduces 16-bit samples to their high byte).
-Image8 decode(const std::string& path) {
+// PIL's decompression-bomb limit (Image.MAX_IMAGE_PIXELS * 2, where PIL raises instead of warning): a few
+// kilobytes of PNG or JPEG can declare gigapixels, and decoding them would take gigabytes.
+constexpr int64_t kMaxImagePixels = 178956970;
+// No format stb reads stores more than about 8300 pixels per byte (deflate's best ratio on 1-bit PNG rows; JPEG,
+// LZW and the RLE formats stay far below), so a header declaring more pixels than 16384 per byte of the file belongs
+// to a truncated or corrupt file, which stb would otherwise decode as a large blank image.
+constexpr int64_t kMaxPixelsPerByte = 16384;
+
+void check_pixels(const std::string& path, int width, int height, size_t file_bytes) {
+  const int64_t pixels = int64_t(width) * int64_t(height);
+  const std::string size = std::to_string(width) + "x" + std::to_string(height);
+  if (width <= 0 || height <= 0) fail(path, "the header declares an image of " + size + " pixels (corrupt)");
+  if (pixels > kMaxImagePixels)
+    fail(path, "image is " + size + ", more than the " + std::to_string(kMaxImagePixels) +
+                   " pixels stfpm decodes (a corrupt header or a decompression bomb?)");
+  if (pixels > kMaxPixelsPerByte * int64_t(file_bytes))
+    fail(path, "the header declares " + size + " pixels but the file has only " + std::to_string(file_bytes) +
+                   " bytes (truncated or corrupt)");
+}
+
+std::vector<uint8_t> read_bytes(const std::string& path) {
   File f = open_for_reading(path);
+  std::vector<uint8_t> bytes;
+  uint8_t chunk[65536];
+  for (size_t n; (n = std::fread(chunk, 1, sizeof chunk, f.get())) > 0;) {
+    bytes.insert(bytes.end(), chunk, chunk + n);
+    if (bytes.size() > size_t(INT32_MAX)) fail(path, "image file larger than 2 GiB");
+  }
+  if (std::ferror(f.get())) fail(path, std::string("cannot read image: ") + std::strerror(errno));
+  return bytes;
+}
+
+// stb_image (Debian's 2022-09 snapshot) builds a JPEG Huffman table from a DHT segment's 16 code-length counts
+// without checking that they add up to at most 256 symbols, and writes past the table when they do (found by
+// fuzz/fuzz_image.cpp). This walks the JPEG's segments the way stb reads them and reports such a table, so the file
+// is refused before stb sees it. Anything else malformed is left to stb.
+bool jpeg_has_oversized_huffman_table(const std::vector<uint8_t>& b) {
+  const size_t n = b.size();
+  auto byte = [&](size_t i) -> unsigned { return i < n ? b[i] : 0u; };  // stb reads zeros past the end
+  // stb takes any number of 0xFF fill bytes before the start-of-image marker, as before every marker.
+  size_t start = 0;
+  while (start < n && b[start] == 0xFF) ++start;
+  if (start == 0 || start >= n || b[start] != 0xD8) return false;
+  for (size_t i = start + 1; i + 1 < n;) {
+    const unsigned marker = b[i + 1];
+    if (b[i] != 0xFF || marker == 0xFF) {  // entropy-coded data or fill bytes
+      ++i;
+      continue;
+    }
+    if (marker == 0x00 || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7)) {  // stuffed byte, TEM, RSTn
+      i += 2;
+      continue;
+    }
+    if (marker == 0xD9) return false;  // end of image
+    const long length = long(byte(i + 2) << 8 | byte(i + 3));
+    if (marker != 0xC4) {
+      i += 2 + size_t(length);
+      continue;
+    }
+    size_t at = i + 4;
+    for (long left = length - 2; left > 0;) {
+      const unsigned q = byte(at++);
+      if ((q >> 4) > 1 || (q & 15) > 3) return false;  // stb refuses the table itself
+      unsigned symbols = 0;
+      for (int k = 0; k < 16; ++k) symbols += byte(at++);
+      if (symbols > 256) return true;
+      at += symbols;
+      left -= 17 + long(symbols);
+    }
+    i = at;
+  }
+  return false;
+}
+
+// Decodes to 8 bits with the channels stored in the file (stb reduces 16-bit samples to their high byte).
+// stb's PNM (P5/P6) header parser accumulates width, height and maximum value in an int without a bound: a header
+// number past 2^31 is signed overflow (found by fuzz/fuzz_image.cpp). This reads the three numbers as stb does
+// (whitespace and '#' comments between them) and reports one that does not fit.
+bool pnm_header_overflows(const std::vector<uint8_t>& b) {
+  if (b.size() < 2 || b[0] != 'P' || (b[1] != '5' && b[1] != '6')) return false;
+  size_t i = 2;
+  auto space = [](uint8_t c) { return c == ' ' || (c >= '\t' && c <= '\r'); };
+  for (int number = 0; number < 3; ++number) {
+    for (;;) {  // whitespace, then comments to the end of their line
+      while (i < b.size() && space(b[i])) ++i;
+      if (i >= b.size() || b[i] != '#') break;
+      while (i < b.size() && b[i] != '\n' && b[i] != '\r') ++i;
+    }
+    int64_t value = 0;
+    for (; i < b.size() && b[i] >= '0' && b[i] <= '9'; ++i) {
+      value = value * 10 + (b[i] - '0');
+      if (value > INT32_MAX) return true;
+    }
+  }
+  return false;
+}
+
+// The file's bytes, once the JPEG and PNM checks above have passed (stb parses them for the header alone too).
+std::vector<uint8_t> read_image_file(const std::string& path) {
+  std::vector<uint8_t> bytes = read_bytes(path);
+  if (jpeg_has_oversized_huffman_table(bytes))
+    fail(path, "cannot decode image (corrupt JPEG: a Huffman table with more than 256 codes)");
+  if (pnm_header_overflows(bytes)) fail(path, "cannot decode image (corrupt PNM header: a number too large)");
+  return bytes;
+}
+
+Image8 decode(const std::string& path) {
+  const std::vector<uint8_t> bytes = read_image_file(path);
+  const int size = int(bytes.size());
   int w = 0, h = 0, n = 0;
-  stbi_uc* pixels = stbi_load_from_file(f.get(), &w, &h, &n, 0);
+  if (stbi_info_from_memory(bytes.data(), size, &w, &h, &n)) check_pixels(path, w, h, bytes.size());
+  stbi_uc* pixels = stbi_load_from_memory(bytes.data(), size, &w, &h, &n, 0);
   if (!pixels) fail(path, "cannot decode image (" + stb_reason() + "; unsupported, truncated or corrupt file?)");
   Image8 img;
   img.width = w;
@@ -68,11 +177,12 @@ void check_channels(const Image8& image, const char* what) {
 }  // namespace
 
 ImageInfo probe_image(const std::string& path) {
-  File f = open_for_reading(path);
+  const std::vector<uint8_t> bytes = read_image_file(path);
   ImageInfo info;
-  if (!stbi_info_from_file(f.get(), &info.width, &info.height, &info.channels))
+  if (!stbi_info_from_memory(bytes.data(), int(bytes.size()), &info.width, &info.height, &info.channels))
     fail(path, "not a readable image (" + stb_reason() + ")");
-  info.is_16bit = stbi_is_16_bit_from_file(f.get()) != 0;
+  check_pixels(path, info.width, info.height, bytes.size());
+  info.is_16bit = stbi_is_16_bit_from_memory(bytes.data(), int(bytes.size())) != 0;
   return info;
 }
 

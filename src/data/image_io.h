@@ -37,7 +37,8 @@ struct ImageInfo {
   bool is_16bit = false;
 };
 
-// Throws std::runtime_error "<path>: ..." when the file is missing or not an image stb can read.
+// Throws std::runtime_error "<path>: ..." when the file is missing, not an image stb can read, or larger than
+// 178956970 pixels (PIL's decompression-bomb limit) or than its size can hold (a truncated or corrupt header).
 ImageInfo probe_image(const std::string& path);
 
 // Decodes any image stb reads to 8-bit RGB (channels == 3) or 8-bit gray (channels == 1), with the conversions

@@ -47,18 +47,46 @@ hid_t memory_type<int64_t>() { return H5T_NATIVE_INT64; }
 template <>
 hid_t memory_type<uint64_t>() { return H5T_NATIVE_UINT64; }
 
+// The most elements a tensor may have (512 MiB of float32, a hundred times stfpm's largest): a file declaring more
+// is refused before anything is allocated (a tiny file can declare a huge dataset that reads as fill values).
+constexpr uint64_t kMaxTensorElements = uint64_t(1) << 27;
+// Attributes hold recipe values and short lists.
+constexpr hssize_t kMaxAttributeValues = 1 << 16;
+
+// The shape of a dataspace, refusing a rank or element count the reader would not hold.
+Shape checked_shape(hid_t space, const std::string& path, const std::string& name) {
+  const int rank = H5Sget_simple_extent_ndims(space);
+  if (rank < 0) fail(path, "cannot read the shape of '" + name + "'");
+  std::vector<hsize_t> dims(static_cast<size_t>(rank));
+  H5Sget_simple_extent_dims(space, dims.data(), nullptr);
+  uint64_t elements = 1;
+  for (hsize_t d : dims) {
+    if (d != 0 && elements > kMaxTensorElements / d)
+      fail(path, "tensor '" + name + "' is too large (more than " + std::to_string(kMaxTensorElements) +
+                     " elements)");
+    elements *= d;
+  }
+  return Shape(std::vector<int64_t>(dims.begin(), dims.end()));
+}
+
+// The number of values of an attribute; fails unless it is between 1 and `most`.
+hssize_t attribute_values(hid_t attribute, const std::string& path, const std::string& name, hssize_t most) {
+  Handle space{H5Aget_space(attribute), H5Sclose};
+  const hssize_t n = space.id >= 0 ? H5Sget_simple_extent_npoints(space.id) : -1;
+  if (n < 0) fail(path, "cannot read attribute '" + name + "'");
+  if (n > most)
+    fail(path, "attribute '" + name + "' holds " + std::to_string(n) + " values, expected " +
+                   (most == 1 ? std::string("one") : "at most " + std::to_string(most)));
+  return n;
+}
+
 template <typename T>
 std::vector<T> read_dataset(hid_t file, const std::string& path, const std::string& name, Shape* shape_out) {
   if (H5Lexists(file, name.c_str(), H5P_DEFAULT) <= 0) fail(path, "missing tensor '" + name + "'");
   Handle ds{H5Dopen2(file, name.c_str(), H5P_DEFAULT), H5Dclose};
   if (ds.id < 0) fail(path, "cannot open tensor '" + name + "'");
   Handle space{H5Dget_space(ds.id), H5Sclose};
-  int rank = H5Sget_simple_extent_ndims(space.id);
-  if (rank < 0) fail(path, "cannot read the shape of '" + name + "'");
-  std::vector<hsize_t> dims(static_cast<size_t>(rank));
-  H5Sget_simple_extent_dims(space.id, dims.data(), nullptr);
-  std::vector<int64_t> d(dims.begin(), dims.end());
-  Shape shape(d);
+  const Shape shape = checked_shape(space.id, path, name);
   std::vector<T> out(static_cast<size_t>(shape.numel()));
   if (!out.empty() && H5Dread(ds.id, memory_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) < 0)
     fail(path, "cannot read tensor '" + name + "' (unreadable or not numeric)");
@@ -101,9 +129,12 @@ template <typename T>
 T read_scalar_attr(hid_t file, const std::string& path, const std::string& name) {
   if (H5Aexists(file, name.c_str()) <= 0) fail(path, "missing attribute '" + name + "'");
   Handle a{H5Aopen(file, name.c_str(), H5P_DEFAULT), H5Aclose};
+  Handle type{a.id >= 0 ? H5Aget_type(a.id) : -1, H5Tclose};
+  const H5T_class_t cls = type.id >= 0 ? H5Tget_class(type.id) : H5T_NO_CLASS;
+  if (cls != H5T_INTEGER && cls != H5T_FLOAT) fail(path, "attribute '" + name + "' is not a number");
+  if (attribute_values(a.id, path, name, 1) != 1) fail(path, "attribute '" + name + "' holds no value");
   T value{};
-  if (a.id < 0 || H5Aread(a.id, memory_type<T>(), &value) < 0)
-    fail(path, "attribute '" + name + "' is not a number");
+  if (H5Aread(a.id, memory_type<T>(), &value) < 0) fail(path, "attribute '" + name + "' is not a number");
   return value;
 }
 
@@ -125,10 +156,9 @@ std::vector<T> read_array_attr(hid_t file, const std::string& path, const std::s
   Handle type{a.id >= 0 ? H5Aget_type(a.id) : -1, H5Tclose};
   const H5T_class_t cls = type.id >= 0 ? H5Tget_class(type.id) : H5T_NO_CLASS;
   if (cls != H5T_INTEGER && cls != H5T_FLOAT) fail(path, "attribute '" + name + "' is not numeric");
-  Handle space{H5Aget_space(a.id), H5Sclose};
-  const hssize_t n = H5Sget_simple_extent_npoints(space.id);
-  std::vector<T> out(size_t(n > 0 ? n : 0));
-  if (n < 0 || (n > 0 && H5Aread(a.id, memory_type<T>(), out.data()) < 0))
+  const hssize_t n = attribute_values(a.id, path, name, kMaxAttributeValues);
+  std::vector<T> out(static_cast<size_t>(n));
+  if (n > 0 && H5Aread(a.id, memory_type<T>(), out.data()) < 0)
     fail(path, "cannot read attribute '" + name + "'");
   return out;
 }
@@ -163,11 +193,9 @@ bool H5Reader::has(const std::string& name) const {
 Shape H5Reader::shape(const std::string& name) const {
   if (!has(name)) fail(path_, "missing tensor '" + name + "'");
   Handle ds{H5Dopen2(file_, name.c_str(), H5P_DEFAULT), H5Dclose};
+  if (ds.id < 0) fail(path_, "cannot open tensor '" + name + "'");
   Handle space{H5Dget_space(ds.id), H5Sclose};
-  int rank = H5Sget_simple_extent_ndims(space.id);
-  std::vector<hsize_t> dims(static_cast<size_t>(rank < 0 ? 0 : rank));
-  H5Sget_simple_extent_dims(space.id, dims.data(), nullptr);
-  return Shape(std::vector<int64_t>(dims.begin(), dims.end()));
+  return checked_shape(space.id, path_, name);
 }
 
 std::vector<float> H5Reader::read_floats(const std::string& name, Shape* shape_out) const {
@@ -241,6 +269,7 @@ std::string H5Reader::attr_string(const std::string& name) const {
   Handle a{H5Aopen(file_, name.c_str(), H5P_DEFAULT), H5Aclose};
   Handle type{H5Aget_type(a.id), H5Tclose};
   if (H5Tget_class(type.id) != H5T_STRING) fail(path_, "attribute '" + name + "' is not a string");
+  if (attribute_values(a.id, path_, name, 1) != 1) fail(path_, "attribute '" + name + "' holds no string");
   // The memory type takes the file's character set (h5py writes UTF-8) and, for fixed-length strings, one more
   // byte than stored so a string filling its whole size keeps its last character next to the terminating NUL.
   Handle mem{H5Tcopy(H5T_C_S1), H5Tclose};

@@ -119,18 +119,22 @@ FloatImage read_tiff_float(const std::string& path) {
     fail(path, std::string("expected 32-bit float samples, found ") + std::to_string(bps) + "-bit " +
                    (fmt == SAMPLEFORMAT_IEEEFP ? "float" : fmt == SAMPLEFORMAT_INT ? "signed integer" : "integer"));
   if (TIFFIsTiled(t)) fail(path, "tiled TIFF files are not supported (expected strips)");
-  if (w == 0 || h == 0 || w > (1u << 16) || h > (1u << 16))
+  // The images' own limit (data/image_io.h: PIL's decompression-bomb size), since maps have their image's size.
+  if (w == 0 || h == 0 || uint64_t(w) * h > 178956970u)
     fail(path, "unsupported image size " + std::to_string(w) + "x" + std::to_string(h));
   if (TIFFScanlineSize(t) != tmsize_t(w) * 4) fail(path, "unexpected scanline size");
 
   FloatImage img;
   img.width = int(w);
   img.height = int(h);
-  img.data.resize(size_t(w) * size_t(h));
-  for (uint32_t y = 0; y < h; ++y)
+  // Rows are added as they are read, so that a small truncated file declaring a large map fails before the memory
+  // of the whole map is taken.
+  for (uint32_t y = 0; y < h; ++y) {
+    img.data.resize(size_t(y + 1) * w);
     if (TIFFReadScanline(t, img.data.data() + size_t(y) * w, y, 0) != 1)
       fail(path, "truncated or corrupt TIFF data at row " + std::to_string(y) + " (" +
                      reason(message, "read failed") + ")");
+  }
   return img;
 }
 
