@@ -1,6 +1,8 @@
 // The recipe's field table: parsing from text, validation, typed checkpoint attributes (version 2), reading
-// version-1 checkpoints (text attributes), and the "checkpoint from another configuration" check.
+// version-1 checkpoints (text attributes), the "checkpoint from another configuration" check, and checkpoints
+// whose momentum holds NaN.
 #include <catch2/catch.hpp>
+#include <hdf5.h>
 
 #include <stfpm/stfpm.h>
 
@@ -9,6 +11,7 @@
 #include <vector>
 
 #include "core/backend.h"
+#include "cpu/cpu_backend.h"
 #include "io/hdf5_io.h"
 #include "model/checkpoint.h"
 #include "model/recipe.h"
@@ -142,6 +145,29 @@ TEST_CASE("recipe: typed checkpoint attributes round-trip, version 1 text attrib
     out.commit();
   }
   CHECK_THROWS_WITH(read_checkpoint_info(tmp.file("v9.h5")), Catch::Contains("format version 9 is not known"));
+
+  // Stored numbers that do not fit the field are refused (converting them is undefined; found by fuzz_hdf5).
+  auto with = [&](const std::string& name, auto change) {
+    const std::string path = tmp.file(name);
+    H5Writer out(path);
+    out.set_attr("format", std::string("stfpm-student-checkpoint-2"));
+    write_recipe(out, Recipe{});
+    change(out);
+    out.commit();
+    return path;
+  };
+  CHECK_THROWS_WITH(read_checkpoint_info(with("layers.h5", [](H5Writer& o) {
+                      o.set_attr("layers", std::vector<double>{1, 4.3e9});
+                    })),
+                    Catch::Contains("layers.h5: attribute 'layers' holds 4300000000.000000, out of range"));
+  CHECK_THROWS_WITH(read_checkpoint_info(with("half.h5", [](H5Writer& o) {
+                      o.set_attr("layers", std::vector<double>{1.5});
+                    })),
+                    Catch::Contains("attribute 'layers' holds 1.500000, out of range"));
+  CHECK_THROWS_WITH(read_checkpoint_info(with("lr.h5", [](H5Writer& o) { o.set_attr("lr", 1e300); })),
+                    Catch::Contains("attribute 'lr' holds"));
+  CHECK_THROWS_WITH(read_checkpoint_info(with("size.h5", [](H5Writer& o) { o.set_attr("size", int64_t(1) << 40); })),
+                    Catch::Contains("attribute 'size' holds"));
 }
 
 TEST_CASE("recipe: a checkpoint from another configuration names the field and both values", "[recipe]") {
@@ -157,4 +183,28 @@ TEST_CASE("recipe: a checkpoint from another configuration names the field and b
   wanted = saved;
   wanted.epochs = 200;  // the epoch count may grow on resume
   require_same("c.h5", wanted, saved, resume_fields());
+}
+
+TEST_CASE("recipe: a checkpoint whose momentum holds NaN or Inf is refused at load with the tensor named",
+          "[recipe][bad-input]") {
+  const test::TempDir tmp("momentum_nan");
+  CpuBackend backend;
+  StfpmModel model(backend, Recipe{});
+  const std::string path = tmp.file("student.h5");
+  save_checkpoint(path, model, CheckpointInfo{});
+  load_checkpoint(path, model, true);  // as saved: fine
+  const std::string name = "optimizer/momentum/layer2.1.conv1.weight";
+  for (const float bad : {NAN, INFINITY}) {
+    std::vector<float> m = H5Reader(path).read_floats(name);
+    m[5] = bad;
+    const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    const hid_t dataset = H5Dopen2(file, name.c_str(), H5P_DEFAULT);
+    REQUIRE(H5Dwrite(dataset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, m.data()) >= 0);
+    H5Dclose(dataset);
+    H5Fclose(file);
+    CHECK_THROWS_WITH(load_checkpoint(path, model, true),
+                      Catch::Contains(path + ": tensor '" + name + "' holds " +
+                                      (std::isnan(bad) ? "NaN" : "an infinite value") + " at element 5"));
+    load_checkpoint(path, model, false);  // test and predict do not read the momentum
+  }
 }

@@ -55,8 +55,9 @@ for t in "${targets[@]}"; do
     options+=(-runs=0)
     echo "fuzz $t: replaying the seed corpus only (see above; log: build-fuzz/fuzz_$t.log)"
   else
-    options+=(-max_total_time="$seconds")
-    echo "fuzz $t: ${seconds} s (log: build-fuzz/fuzz_$t.log)"
+    # A fixed seed: the same build runs the same inputs, so a smoke run does not pass or fail by chance.
+    options+=(-max_total_time="$seconds" -seed="${FUZZ_SEED:-1}")
+    echo "fuzz $t: ${seconds} s, seed ${FUZZ_SEED:-1} (log: build-fuzz/fuzz_$t.log)"
   fi
   if "$binary" "${options[@]}" "$corpus" "fuzz/corpus/$t" > "build-fuzz/fuzz_$t.log" 2>&1 &&
      [ -z "$(ls -A "$artifacts" | grep -v '^slow-unit-')" ]; then  # a slow input is kept, not a failure

@@ -72,17 +72,20 @@ std::vector<uint8_t> read_bytes(const std::string& path) {
   return bytes;
 }
 
-// stb_image (Debian's 2022-09 snapshot) builds a JPEG Huffman table from a DHT segment's 16 code-length counts
-// without checking that they add up to at most 256 symbols, and writes past the table when they do (found by
-// fuzz/fuzz_image.cpp). This walks the JPEG's segments the way stb reads them and reports such a table, so the file
-// is refused before stb sees it. Anything else malformed is left to stb.
-bool jpeg_has_oversized_huffman_table(const std::vector<uint8_t>& b) {
+// Two faults of stb_image (Debian's 2022-09 snapshot) on corrupt JPEGs, both found by fuzz/fuzz_image.cpp:
+//  - a DHT segment whose 16 code-length counts add up to more than 256 symbols makes it write past its table;
+//  - a scan that names a Huffman table no DHT defined makes it decode with uninitialized memory (a wild read).
+// This walks the JPEG's segments the way stb reads them and returns what is wrong, or nothing, so that such a
+// file is refused before stb sees it. Anything else malformed is left to stb.
+std::string jpeg_fault_for_stb(const std::vector<uint8_t>& b) {
   const size_t n = b.size();
   auto byte = [&](size_t i) -> unsigned { return i < n ? b[i] : 0u; };  // stb reads zeros past the end
   // stb takes any number of 0xFF fill bytes before the start-of-image marker, as before every marker.
   size_t start = 0;
   while (start < n && b[start] == 0xFF) ++start;
-  if (start == 0 || start >= n || b[start] != 0xD8) return false;
+  if (start == 0 || start >= n || b[start] != 0xD8) return "";
+  bool defined[2][4] = {};  // [DC, AC][table id]
+  bool progressive = false;
   for (size_t i = start + 1; i + 1 < n;) {
     const unsigned marker = b[i + 1];
     if (b[i] != 0xFF || marker == 0xFF) {  // entropy-coded data or fill bytes
@@ -93,8 +96,24 @@ bool jpeg_has_oversized_huffman_table(const std::vector<uint8_t>& b) {
       i += 2;
       continue;
     }
-    if (marker == 0xD9) return false;  // end of image
+    if (marker == 0xD9) return "";  // end of image
     const long length = long(byte(i + 2) << 8 | byte(i + 3));
+    if (marker == 0xC2) progressive = true;
+    if (marker == 0xDA) {  // start of scan: components (id, DC table << 4 | AC table), then Ss, Se, Ah << 4 | Al
+      const unsigned components = byte(i + 4);
+      if (components >= 1 && components <= 4) {
+        const unsigned ss = byte(i + 5 + 2 * components), ah = byte(i + 7 + 2 * components) >> 4;
+        // Baseline scans decode with both tables; progressive DC scans with the DC table in their first pass
+        // only, AC scans with the AC table.
+        const bool uses_dc = !progressive || (ss == 0 && ah == 0), uses_ac = !progressive || ss != 0;
+        for (unsigned c = 0; c < components; ++c) {
+          const unsigned tables = byte(i + 6 + 2 * c), dc = tables >> 4, ac = tables & 15;
+          if (dc > 3 || ac > 3) return "";  // stb refuses the scan itself
+          if ((uses_dc && !defined[0][dc]) || (uses_ac && !defined[1][ac]))
+            return "a scan uses a Huffman table that no DHT segment defines";
+        }
+      }
+    }
     if (marker != 0xC4) {
       i += 2 + size_t(length);
       continue;
@@ -102,19 +121,19 @@ bool jpeg_has_oversized_huffman_table(const std::vector<uint8_t>& b) {
     size_t at = i + 4;
     for (long left = length - 2; left > 0;) {
       const unsigned q = byte(at++);
-      if ((q >> 4) > 1 || (q & 15) > 3) return false;  // stb refuses the table itself
+      if ((q >> 4) > 1 || (q & 15) > 3) return "";  // stb refuses the table itself
       unsigned symbols = 0;
       for (int k = 0; k < 16; ++k) symbols += byte(at++);
-      if (symbols > 256) return true;
+      if (symbols > 256) return "a Huffman table with more than 256 codes";
+      defined[q >> 4][q & 15] = true;
       at += symbols;
       left -= 17 + long(symbols);
     }
     i = at;
   }
-  return false;
+  return "";
 }
 
-// Decodes to 8 bits with the channels stored in the file (stb reduces 16-bit samples to their high byte).
 // stb's PNM (P5/P6) header parser accumulates width, height and maximum value in an int without a bound: a header
 // number past 2^31 is signed overflow (found by fuzz/fuzz_image.cpp). This reads the three numbers as stb does
 // (whitespace and '#' comments between them) and reports one that does not fit.
@@ -140,8 +159,8 @@ bool pnm_header_overflows(const std::vector<uint8_t>& b) {
 // The file's bytes, once the JPEG and PNM checks above have passed (stb parses them for the header alone too).
 std::vector<uint8_t> read_image_file(const std::string& path) {
   std::vector<uint8_t> bytes = read_bytes(path);
-  if (jpeg_has_oversized_huffman_table(bytes))
-    fail(path, "cannot decode image (corrupt JPEG: a Huffman table with more than 256 codes)");
+  const std::string jpeg_fault = jpeg_fault_for_stb(bytes);
+  if (!jpeg_fault.empty()) fail(path, "cannot decode image (corrupt JPEG: " + jpeg_fault + ")");
   if (pnm_header_overflows(bytes)) fail(path, "cannot decode image (corrupt PNM header: a number too large)");
   return bytes;
 }

@@ -1,5 +1,7 @@
 #include "model/checkpoint.h"
 
+#include <cmath>
+
 #include "io/hdf5_io.h"
 #include "model/recipe.h"
 
@@ -60,7 +62,13 @@ void load_checkpoint(const std::string& path, StfpmModel& model, bool with_optim
   std::vector<float> momentum(s.parameter_count());
   for (const TensorEntry& e : s.tensors()) {
     if (!e.trainable()) continue;
-    const std::vector<float> m = in.read_floats(kMomentumGroup + e.name, e.shape);
+    const std::string name = kMomentumGroup + e.name;
+    const std::vector<float> m = in.read_floats(name, e.shape);
+    // A NaN here would surface steps later as a NaN loss; the student's own tensors are checked by its load.
+    for (size_t i = 0; i < m.size(); ++i)
+      if (!std::isfinite(m[i]))
+        throw Error(path + ": tensor '" + name + "' holds " + (std::isnan(m[i]) ? "NaN" : "an infinite value") +
+                    " at element " + std::to_string(i));
     std::copy(m.begin(), m.end(), momentum.begin() + long(e.offset));
   }
   model.backend().upload(model.momentum(), momentum.data(), momentum.size());

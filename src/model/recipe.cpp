@@ -1,7 +1,9 @@
 #include "model/recipe.h"
 
 #include <algorithm>
+#include <cfloat>
 #include <charconv>
+#include <climits>
 #include <cmath>
 #include <limits>
 #include <set>
@@ -173,24 +175,42 @@ void read_field(const H5Reader& in, Recipe& r, const Field& f) {
     set_field(r, f, {in.attr_string(f.attribute)});
     return;
   }
+  // Stored numbers are converted only when they fit: an out-of-range conversion to int or float is undefined (a
+  // corrupt file reached it under the fuzzer); validate() judges the values afterwards.
+  auto out_of_range = [&](double v) {
+    return Error(in.path() + ": attribute '" + f.attribute + "' holds " + std::to_string(v) + ", out of range");
+  };
+  auto to_int = [&](double v) {
+    if (!(v >= double(INT_MIN) && v <= double(INT_MAX)) || v != std::floor(v)) throw out_of_range(v);
+    return int(v);
+  };
+  auto to_float = [&](double v) {
+    if (std::isfinite(v) && std::fabs(v) > double(FLT_MAX)) throw out_of_range(v);
+    return float(v);
+  };
   std::visit(
       [&](auto member) {
         using T = std::decay_t<decltype(r.*member)>;
         if constexpr (std::is_same<T, int>::value) {
-          r.*member = int(in.attr_int(f.attribute));
+          const int64_t v = in.attr_int(f.attribute);
+          if (v < INT_MIN || v > INT_MAX) throw out_of_range(double(v));
+          r.*member = int(v);
         } else if constexpr (std::is_same<T, uint64_t>::value) {
           r.*member = in.attr_uint(f.attribute);
         } else if constexpr (std::is_same<T, float>::value) {
-          r.*member = float(in.attr_double(f.attribute));
+          r.*member = to_float(in.attr_double(f.attribute));
         } else {
           const std::vector<double> v = in.attr_doubles(f.attribute);
           T& out = r.*member;
           if constexpr (std::is_same<T, std::array<float, 3>>::value) {
             if (v.size() != 3) throw Error(in.path() + ": attribute '" + f.attribute + "' needs 3 values");
-            for (size_t i = 0; i < 3; ++i) out[i] = float(v[i]);
+            for (size_t i = 0; i < 3; ++i) out[i] = to_float(v[i]);
           } else {
             out.assign(v.size(), typename T::value_type{});
-            for (size_t i = 0; i < v.size(); ++i) out[i] = typename T::value_type(v[i]);
+            for (size_t i = 0; i < v.size(); ++i) {
+              if constexpr (std::is_same<typename T::value_type, int>::value) out[i] = to_int(v[i]);
+              else out[i] = to_float(v[i]);
+            }
           }
         }
       },
