@@ -48,6 +48,8 @@ def images():
         "rgb.tga": encoded(rgb, "TGA"),
         "rgb.ppm": encoded(rgb, "PPM"),
         "gray.pgm": encoded(gray, "PPM"),
+        "rgb.tif": encoded(rgb, "TIFF"),
+        "gray_lzw.tif": encoded(gray, "TIFF", compression="tiff_lzw"),
     }
     for i, (name, data) in enumerate(sorted(files.items())):
         out("image", name, bytes([7 + 9 * i]) + data)  # model sizes from 8 up: shrinking and enlarging

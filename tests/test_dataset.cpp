@@ -267,3 +267,44 @@ TEST_CASE("dataset: the grayscale MVTec grid subset loads as three equal channel
   CHECK(equal_channels);
   CHECK(std::count(set.mask(0), set.mask(0) + set.plane(), uint8_t(255)) > 0);
 }
+
+TEST_CASE("dataset: masks may be TIFF (or BMP, JPEG, TGA) and named <stem>_mask or <stem>, and TIFF images are found",
+          "[data][dataset]") {
+  TempDir tmp("dataset_masks");
+  const fs::path cat = make_toy(tmp.path);
+  const Image8 mask = [] {
+    Image8 m(40, 30, 1);
+    for (int y = 5; y < 12; ++y)
+      for (int x = 3; x < 20; ++x) m.data[size_t(y) * 40 + size_t(x)] = 255;
+    return m;
+  }();
+  // z0: a mask named like its image (z0.png); a1: <stem>_mask.tif; a0 keeps its PNG; z1: a TIFF test image (upper
+  // case extension) with a .tiff mask.
+  fs::remove(cat / "ground_truth/zeta/z0_mask.png");
+  fs::remove(cat / "ground_truth/alpha/a1_mask.png");
+  test::write_tiff_image((cat / "ground_truth/alpha/a1_mask.tif").string(), 40, 30, 1, 8,
+                         std::vector<uint16_t>(mask.data.begin(), mask.data.end()));
+  put_png(cat / "ground_truth/zeta/z0.png", mask);
+  const std::vector<uint16_t> pixels(40 * 30 * 3, 90);
+  test::write_tiff_image((cat / "test/zeta/z1.TIFF").string(), 40, 30, 3, 8, pixels);
+  test::write_tiff_image((cat / "ground_truth/zeta/z1_mask.tiff").string(), 40, 30, 1, 8,
+                         std::vector<uint16_t>(mask.data.begin(), mask.data.end()));
+
+  const auto test = scan_split(tmp.path.string(), "toy", Split::test);
+  std::vector<std::string> masks;
+  for (const ImageRecord& r : test)
+    if (r.anomalous) masks.push_back(fs::path(r.mask_path).filename().string());
+  CHECK(masks == std::vector<std::string>{"a0_mask.png", "a1_mask.tif", "z0.png", "z1_mask.tiff"});
+  const ImageSet set = load_images(test, Preprocess(), true);
+  for (size_t i = 0; i < set.count(); ++i) {
+    if (!set.records[i].anomalous) continue;
+    INFO(set.records[i].mask_path);
+    const uint8_t* m = set.mask(i);
+    CHECK(*std::max_element(m, m + set.plane()) == 255);
+  }
+
+  // A mask under no known name: the message says which names were tried.
+  fs::remove(cat / "ground_truth/zeta/z0.png");
+  CHECK_THROWS_WITH(scan_split(tmp.path.string(), "toy", Split::test),
+                    Catch::Contains("z0_mask.png, or z0_mask or z0 with another image extension"));
+}

@@ -154,3 +154,41 @@ TEST_CASE("image_io: unreadable, truncated and unwritable files name the file", 
   CHECK_THROWS_WITH(write_png(nowhere, noise), Catch::Contains(nowhere) && Catch::Contains("cannot write PNG"));
   CHECK_THROWS_AS(write_png(tmp.file("empty.png"), Image8()), std::invalid_argument);
 }
+
+TEST_CASE("image_io: TIFF images (8-bit gray and RGB, 16-bit gray, LZW) decode through libtiff",
+          "[data][image_io]") {
+  const TempDir tmp("image_tiff");
+  const int w = 7, h = 5;
+  std::vector<uint16_t> gray(size_t(w) * h), rgb(size_t(w) * h * 3), deep(size_t(w) * h);
+  for (size_t i = 0; i < gray.size(); ++i) {
+    gray[i] = uint16_t((i * 37) % 256);
+    deep[i] = uint16_t(i * 1601);
+    for (size_t c = 0; c < 3; ++c) rgb[i * 3 + c] = uint16_t((i * 11 + c * 80) % 256);
+  }
+  test::write_tiff_image(tmp.file("gray.tif"), w, h, 1, 8, gray);
+  test::write_tiff_image(tmp.file("rgb.tiff"), w, h, 3, 8, rgb, 5 /* LZW */);
+  test::write_tiff_image(tmp.file("deep.tif"), w, h, 1, 16, deep);
+
+  const ImageInfo info = probe_image(tmp.file("rgb.tiff"));
+  CHECK(info.width == w);
+  CHECK(info.height == h);
+  CHECK(info.channels == 3);
+  CHECK(probe_image(tmp.file("deep.tif")).is_16bit);
+
+  const Image8 g = read_image_gray(tmp.file("gray.tif"));
+  REQUIRE(g.channels == 1);
+  CHECK(g.data == std::vector<uint8_t>(gray.begin(), gray.end()));
+  CHECK(read_image_rgb(tmp.file("gray.tif")).data[3 * 9 + 2] == gray[9]);  // gray replicated
+  const Image8 c = read_image_rgb(tmp.file("rgb.tiff"));
+  REQUIRE(c.channels == 3);
+  CHECK(c.data == std::vector<uint8_t>(rgb.begin(), rgb.end()));
+  const Image8 d = read_image_gray(tmp.file("deep.tif"));
+  for (size_t i = 0; i < deep.size(); ++i) {
+    INFO(i);
+    CHECK(d.data[i] == deep[i] >> 8);  // the high byte, as for 16-bit PNGs
+  }
+
+  // A float map (what `--save_maps` writes) is not an image: refused with libtiff's reason.
+  std::ofstream(tmp.file("text.tif")) << "II*\0 not really";
+  CHECK_THROWS_WITH(read_image_rgb(tmp.file("text.tif")), Catch::Contains(tmp.file("text.tif") + ": "));
+}

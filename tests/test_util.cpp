@@ -1,15 +1,18 @@
 #include "test_util.h"
 
 #include <sys/stat.h>
+#include <tiffio.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <stdexcept>
 
 #include "data/synthetic.h"
 
@@ -111,6 +114,31 @@ std::vector<float> random_vector(size_t n, uint64_t seed, float lo, float hi) {
   std::vector<float> v(n);
   for (float& x : v) x = dist(rng);
   return v;
+}
+
+void write_tiff_image(const std::string& path, int width, int height, int channels, int bits,
+                      const std::vector<uint16_t>& samples, int compression) {
+  TIFF* t = TIFFOpen(path.c_str(), "w");
+  if (!t) throw std::runtime_error(path + ": cannot create the test TIFF");
+  TIFFSetField(t, TIFFTAG_IMAGEWIDTH, uint32_t(width));
+  TIFFSetField(t, TIFFTAG_IMAGELENGTH, uint32_t(height));
+  TIFFSetField(t, TIFFTAG_SAMPLESPERPIXEL, uint16_t(channels));
+  TIFFSetField(t, TIFFTAG_BITSPERSAMPLE, uint16_t(bits));
+  TIFFSetField(t, TIFFTAG_PHOTOMETRIC, uint16_t(channels == 1 ? PHOTOMETRIC_MINISBLACK : PHOTOMETRIC_RGB));
+  TIFFSetField(t, TIFFTAG_PLANARCONFIG, uint16_t(PLANARCONFIG_CONTIG));
+  TIFFSetField(t, TIFFTAG_COMPRESSION, uint16_t(compression));
+  TIFFSetField(t, TIFFTAG_ROWSPERSTRIP, uint32_t(2));
+  const size_t row = size_t(width) * size_t(channels);
+  std::vector<uint8_t> bytes(row * size_t(bits / 8));
+  for (int y = 0; y < height; ++y) {
+    for (size_t i = 0; i < row; ++i) {
+      const uint16_t v = samples[size_t(y) * row + i];
+      if (bits == 8) bytes[i] = uint8_t(v);
+      else std::memcpy(&bytes[i * 2], &v, 2);  // native order: libtiff records it
+    }
+    if (TIFFWriteScanline(t, bytes.data(), uint32_t(y), 0) != 1) throw std::runtime_error(path + ": write failed");
+  }
+  TIFFClose(t);
 }
 
 }  // namespace stfpm::test

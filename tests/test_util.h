@@ -19,6 +19,11 @@ std::string read_text(const std::string& path);
 // A small synthetic MVTec-layout dataset of 64x64 images at <data_dir>/synthetic, for tests that train.
 void write_small_dataset(const std::string& data_dir, int train_count, int good_count, int per_defect_count);
 
+// Writes an 8- or 16-bit TIFF with libtiff (gray for 1 channel, RGB for 3), `compression` a COMPRESSION_* value;
+// `samples` holds width * height * channels values, rows top to bottom.
+void write_tiff_image(const std::string& path, int width, int height, int channels, int bits,
+                      const std::vector<uint16_t>& samples, int compression = 1);
+
 // A fresh folder under /tmp, unique per process (several build folders may run the tests at once), removed when
 // the object goes.
 struct TempDir {

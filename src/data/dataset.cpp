@@ -40,14 +40,20 @@ double memory_limit_bytes() {
                  " is " + std::to_string(w) + "x" + std::to_string(h));
 }
 
-const char* const kImageExtensions = ".png, .jpg, .jpeg, .bmp, .tga";
+const char* const kImageExtensions = ".png, .jpg, .jpeg, .bmp, .tga, .tif, .tiff";
+const std::vector<std::string> kExtensions = {".png", ".bmp", ".jpg", ".jpeg", ".tga", ".tif", ".tiff"};
+
+std::string upper(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return char(std::toupper(c)); });
+  return s;
+}
 
 bool is_image_name(const fs::path& p) {
   const std::string name = p.filename().string();
   if (name.empty() || name[0] == '.') return false;
   std::string ext = p.extension().string();
   std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-  return ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".bmp" || ext == ".tga";
+  return std::find(kExtensions.begin(), kExtensions.end(), ext) != kExtensions.end();
 }
 
 bool is_dir(const fs::path& p) {
@@ -101,10 +107,26 @@ std::string available_categories(const fs::path& data_dir) {
   return names.empty() ? "none" : names;
 }
 
-void add_mask(ImageRecord& r, const fs::path& category_dir) {
-  const fs::path mask = category_dir / "ground_truth" / r.defect_type / (r.stem + "_mask.png");
+// The mask of a defect image: <stem>_mask.<ext> (MVTec's name), else <stem>.<ext>, in
+// ground_truth/<defect_type>/, for the image extensions in kExtensions' order (lower or upper case).
+fs::path find_mask(const fs::path& folder, const std::string& stem) {
   std::error_code ec;
-  if (!fs::is_regular_file(mask, ec)) fail(r.path, "defect image has no mask (expected " + mask.string() + ")");
+  for (const std::string& base : {stem + "_mask", stem})
+    for (const std::string& ext : kExtensions)
+      for (const std::string& e : {ext, upper(ext)}) {
+        const fs::path candidate = folder / (base + e);
+        if (fs::is_regular_file(candidate, ec)) return candidate;
+      }
+  return {};
+}
+
+void add_mask(ImageRecord& r, const fs::path& category_dir) {
+  const fs::path folder = category_dir / "ground_truth" / r.defect_type;
+  const fs::path mask = find_mask(folder, r.stem);
+  if (mask.empty())
+    fail(r.path, "defect image has no mask (expected " + (folder / (r.stem + "_mask.png")).string() +
+                     ", or " + r.stem + "_mask or " + r.stem + " with another image extension: " + kImageExtensions +
+                     ")");
   const ImageInfo info = probe_image(mask.string());
   if (info.width != r.width || info.height != r.height)
     fail_mask_size(mask.string(), info.width, info.height, r.path, r.width, r.height);

@@ -5,8 +5,9 @@
 //   <data_dir>/<category>/train/good/*                                  training images (all normal)
 //   <data_dir>/<category>/test/<defect_type>/*                          test images; "good" is normal
 //   <data_dir>/<category>/ground_truth/<defect_type>/<stem>_mask.png    masks of the defective test images
-// Images are the files with extension .png, .jpg, .jpeg, .bmp or .tga (any case); other files (license.txt,
-// hidden files) are ignored. Order is deterministic: defect types sorted by name, files sorted by name within a
+// Images are the files with extension .png, .jpg, .jpeg, .bmp, .tga, .tif or .tiff (any case); other files
+// (license.txt, hidden files) are ignored. A mask may have any of these extensions, and may also be named
+// <stem>.<ext> (some public defect datasets ship <stem>_mask.bmp or <stem>.png); <stem>_mask.png is tried first. Order is deterministic: defect types sorted by name, files sorted by name within a
 // folder (byte order, as Python's sorted()).
 //
 // Bad input throws std::runtime_error with one line naming the path: missing data_dir, category or split folders,
@@ -37,7 +38,7 @@ struct ImageRecord {
   std::string path;         // the image file
   std::string defect_type;  // "good" for normal images (train and test/good); empty for scan_images()
   std::string stem;         // file name without extension ("000")
-  std::string mask_path;    // ground_truth/<defect_type>/<stem>_mask.png; empty for normal images
+  std::string mask_path;    // ground_truth/<defect_type>/<stem>_mask.png (or as above); empty for normal images
   bool anomalous = false;   // a test image outside test/good
   int width = 0, height = 0;  // of the original file (from its header)
 };

@@ -6,6 +6,7 @@
 #include <stb_image.h>
 #include <stb_image_write.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "core/files.h"
+#include "io/tiff_io.h"
 
 namespace stfpm {
 
@@ -165,8 +167,21 @@ std::vector<uint8_t> read_image_file(const std::string& path) {
   return bytes;
 }
 
+// TIFF, which stb does not read, through libtiff.
+Image8 decode_tiff(const std::string& path, size_t file_bytes) {
+  const TiffImageInfo info = tiff_image_info(path);
+  check_pixels(path, info.width, info.height, file_bytes);
+  Image8 img;
+  img.width = info.width;
+  img.height = info.height;
+  img.channels = 4;
+  img.data = read_tiff_rgba8(path);
+  return img;
+}
+
 Image8 decode(const std::string& path) {
   const std::vector<uint8_t> bytes = read_image_file(path);
+  if (is_tiff_data(bytes.data(), bytes.size())) return decode_tiff(path, bytes.size());
   const int size = int(bytes.size());
   int w = 0, h = 0, n = 0;
   if (stbi_info_from_memory(bytes.data(), size, &w, &h, &n)) check_pixels(path, w, h, bytes.size());
@@ -198,6 +213,15 @@ void check_channels(const Image8& image, const char* what) {
 ImageInfo probe_image(const std::string& path) {
   const std::vector<uint8_t> bytes = read_image_file(path);
   ImageInfo info;
+  if (is_tiff_data(bytes.data(), bytes.size())) {
+    const TiffImageInfo t = tiff_image_info(path);
+    check_pixels(path, t.width, t.height, bytes.size());
+    info.width = t.width;
+    info.height = t.height;
+    info.channels = std::min(t.samples, 4);
+    info.is_16bit = t.bits == 16;
+    return info;
+  }
   if (!stbi_info_from_memory(bytes.data(), int(bytes.size()), &info.width, &info.height, &info.channels))
     fail(path, "not a readable image (" + stb_reason() + ")");
   check_pixels(path, info.width, info.height, bytes.size());

@@ -1,11 +1,12 @@
-// Image files: decoding with stb_image (PNG, JPEG, BMP, TGA and the other formats stb reads) and PNG writing with
-// stb_image_write. Every error is one line that names the file and says what is wrong.
+// Image files: decoding with stb_image (PNG, JPEG, BMP, TGA and the other formats stb reads) or libtiff (TIFF, any
+// layout its RGBA interface reads), and PNG writing with stb_image_write. Every error is one line that names the
+// file and says what is wrong.
 //
 // Conversions follow PIL, which the reference preprocessing uses (Image.open(p).convert('RGB') / .convert('L')):
 //  - to RGB: gray is replicated into the three channels, alpha is dropped (not blended), palettes are expanded;
 //  - to gray (L): L = (19595 R + 38470 G + 7471 B + 32768) >> 16, PIL's rounded ITU-R 601-2 luma
 //    (= round((299 R + 587 G + 114 B) / 1000)); gray+alpha keeps the gray channel; alpha is ignored.
-//  - 16-bit PNGs become 8-bit by keeping the high byte (v >> 8, what stb does). For 16-bit RGB(A) this equals
+//  - 16-bit PNGs and TIFFs become 8-bit by keeping the high byte (v >> 8, what stb and libtiff do). For 16-bit RGB(A) this equals
 //    PIL. For 16-bit gray PIL differs: it opens the file as 32-bit integers and its conversion clips every value
 //    above 255 to 255 (a saturated image); we scale instead.
 //  - JPEG: stb's decoder is not bit-exact with libjpeg (PIL); pixels can differ by a few levels.

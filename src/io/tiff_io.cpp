@@ -3,6 +3,8 @@
 #include <tiffio.h>
 
 #include <algorithm>
+#include <climits>
+#include <cstdint>
 #include <cstdarg>
 #include <cstdio>
 #include <memory>
@@ -136,6 +138,52 @@ FloatImage read_tiff_float(const std::string& path) {
                      reason(message, "read failed") + ")");
   }
   return img;
+}
+
+bool is_tiff_data(const unsigned char* b, size_t size) {
+  return size >= 4 && ((b[0] == 'I' && b[1] == 'I' && b[2] == 42 && b[3] == 0) ||
+                       (b[0] == 'M' && b[1] == 'M' && b[2] == 0 && b[3] == 42));
+}
+
+TiffImageInfo tiff_image_info(const std::string& path) {
+  std::string message;
+  TiffPtr tif = open_tiff(path, "r", message);
+  if (!tif) fail(path, "not a readable TIFF file (" + reason(message, "unknown error") + ")");
+  uint32_t w = 0, h = 0;
+  uint16_t samples = 1, bits = 1;
+  TIFFGetField(tif.get(), TIFFTAG_IMAGEWIDTH, &w);
+  TIFFGetField(tif.get(), TIFFTAG_IMAGELENGTH, &h);
+  TIFFGetFieldDefaulted(tif.get(), TIFFTAG_SAMPLESPERPIXEL, &samples);
+  TIFFGetFieldDefaulted(tif.get(), TIFFTAG_BITSPERSAMPLE, &bits);
+  TiffImageInfo info;
+  info.width = int(std::min<uint32_t>(w, INT32_MAX));
+  info.height = int(std::min<uint32_t>(h, INT32_MAX));
+  info.samples = samples;
+  info.bits = bits;
+  return info;
+}
+
+std::vector<unsigned char> read_tiff_rgba8(const std::string& path) {
+  std::string message;
+  TiffPtr tif = open_tiff(path, "r", message);
+  if (!tif) fail(path, "not a readable TIFF file (" + reason(message, "unknown error") + ")");
+  uint32_t w = 0, h = 0;
+  TIFFGetField(tif.get(), TIFFTAG_IMAGEWIDTH, &w);
+  TIFFGetField(tif.get(), TIFFTAG_IMAGELENGTH, &h);
+  char why[1024] = "";
+  if (w == 0 || h == 0 || !TIFFRGBAImageOK(tif.get(), why))
+    fail(path, std::string("cannot decode TIFF image (") + (why[0] ? why : "empty image") + ")");
+  std::vector<uint32_t> pixels(size_t(w) * h);
+  if (!TIFFReadRGBAImageOriented(tif.get(), w, h, pixels.data(), ORIENTATION_TOPLEFT, 0))
+    fail(path, "cannot decode TIFF image (" + reason(message, "truncated or corrupt data") + ")");
+  std::vector<unsigned char> rgba(pixels.size() * 4);
+  for (size_t i = 0; i < pixels.size(); ++i) {
+    rgba[i * 4 + 0] = static_cast<unsigned char>(TIFFGetR(pixels[i]));
+    rgba[i * 4 + 1] = static_cast<unsigned char>(TIFFGetG(pixels[i]));
+    rgba[i * 4 + 2] = static_cast<unsigned char>(TIFFGetB(pixels[i]));
+    rgba[i * 4 + 3] = static_cast<unsigned char>(TIFFGetA(pixels[i]));
+  }
+  return rgba;
 }
 
 std::vector<float> resize_map_bilinear(const float* src, int src_w, int src_h, int dst_w, int dst_h) {

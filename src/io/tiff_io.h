@@ -1,8 +1,9 @@
-// Float anomaly maps as TIFF files, in the layout MVTec AD's official evaluation script reads
+// TIFF files: 8-bit images and masks to decode (below), and float anomaly maps in the layout MVTec AD's official evaluation script reads
 // (<out>/<category>/test/<defect>/<stem>.tiff, one single-channel float32 image per test image, at the size of the
 // original test image), and the bilinear resize that brings a model-resolution map to that size.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,17 @@ void write_tiff_float(const std::string& path, const float* data, int width, int
 // Throws std::runtime_error "<path>: <reason>" for a missing file, a file that is not a TIFF, a sample format
 // other than 32-bit float, more than one channel, tiles, or truncated data.
 FloatImage read_tiff_float(const std::string& path);
+
+// 8-bit images from any TIFF libtiff decodes (gray, RGB, palette, 16-bit, compressed; the first page), for image
+// and mask files: tiff_image_info reads the header, read_tiff_rgba8 the pixels as RGBA rows top to bottom
+// (libtiff's RGBA interface: 16-bit samples keep their high byte, alpha is 255 where the file has none). Both
+// throw std::runtime_error "<path>: <reason>".
+struct TiffImageInfo {
+  int width = 0, height = 0, samples = 0, bits = 0;  // samples per pixel, bits per sample
+};
+bool is_tiff_data(const unsigned char* bytes, size_t size);  // the "II*\0" / "MM\0*" signature
+TiffImageInfo tiff_image_info(const std::string& path);
+std::vector<unsigned char> read_tiff_rgba8(const std::string& path);
 
 // Bilinear resize of a (src_h, src_w) map to (dst_h, dst_w) with align_corners=false, as PyTorch's
 // F.interpolate(mode='bilinear', align_corners=False) computes it from a given output size: source coordinate
