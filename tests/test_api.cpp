@@ -98,6 +98,11 @@ TEST_CASE("api: a detector's scores for files and buffers equal stfpm predict's"
     CHECK(batch[i].score == Approx(report.images[i].score).epsilon(1e-6));
     CHECK(batch[i].anomalous == report.images[i].anomalous);
     CHECK(batch[i].anomalous == (double(batch[i].score) >= detector.image_threshold()));
+    // The readable score: in [0, 1], on the threshold's side, as predict_images reports it.
+    CHECK(batch[i].normalized_score >= 0.0f);
+    CHECK(batch[i].normalized_score <= 1.0f);
+    CHECK(batch[i].normalized_score == Approx(report.images[i].normalized_score).margin(1e-6));
+    CHECK((batch[i].normalized_score >= 0.5f) == batch[i].anomalous);
     CHECK(batch[i].map_size == 64);
     CHECK(batch[i].map.size() == 64 * 64);
     CHECK(batch[i].level_maps.size() == 3);
@@ -126,8 +131,10 @@ TEST_CASE("api: a detector's scores for files and buffers equal stfpm predict's"
   PredictOptions strict;
   strict.threshold = double(from_buffer.score) + 1.0;
   CHECK_FALSE(detector.predict(view, strict).anomalous);
+  CHECK(detector.predict(view, strict).normalized_score < 0.5f);
   strict.threshold = double(from_buffer.score);
   CHECK(detector.predict(view, strict).anomalous);
+  CHECK(detector.predict(view, strict).normalized_score == 0.5f);  // exactly at the threshold
 
   // Gray pixels are replicated into RGB, as a gray file is.
   Image8 gray(48, 40, 1);

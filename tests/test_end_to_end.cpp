@@ -2,6 +2,7 @@
 // epochs, test, check the metrics and the reports; and --resume against an uninterrupted run.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <fstream>
 #include <memory>
 #include <regex>
@@ -86,6 +87,27 @@ TEST_CASE("end to end: synthetic data, 3 epochs on the CPU, pixel ROC-AUC >= 0.9
   CHECK(test::path_exists(root + "/results/synthetic/pro_curve.csv"));
   CHECK(test::path_exists(root + "/results/synthetic/images/scratch/000.png"));
   CHECK(test::path_exists(root + "/models/synthetic/thresholds.h5"));
+  // scores.csv's readable score: in [0, 1], 0 for the lowest score and on the threshold's side for every image.
+  {
+    std::istringstream csv(read_text(root + "/results/synthetic/scores.csv"));
+    std::string line;
+    std::getline(csv, line);
+    CHECK(line == "path,defect_type,label,score,predicted,normalized_score");
+    double lowest = 1.0;
+    int rows = 0;
+    while (std::getline(csv, line)) {
+      INFO(line);
+      const std::string predicted = line.substr(0, line.rfind(','));
+      const double normalized = std::stod(line.substr(line.rfind(',') + 1));
+      CHECK(normalized >= 0.0);
+      CHECK(normalized <= 1.0);
+      CHECK((normalized >= 0.5) == (predicted.back() == '1'));
+      lowest = std::min(lowest, normalized);
+      ++rows;
+    }
+    CHECK(rows > 0);
+    CHECK(lowest <= 0.5);
+  }
 
   // The TIFF maps, evaluated by `stfpm evaluate` at the original size (the model's size here), give the metrics of
   // the test itself.

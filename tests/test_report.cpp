@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "api/reports.h"
 #include "io/heatmap.h"
 #include "data/image_io.h"
 #include "core/files.h"
@@ -111,19 +112,33 @@ TEST_CASE("csv: per-image results with quoting", "[report][csv]") {
   CHECK(csv_float(NAN) == "nan");
   CHECK(csv_float(-INFINITY) == "-inf");
 
-  const std::vector<ImageResult> rows = {{"data/bottle/test/good/000.png", "good", 0, 0.25f, false},
+  const std::vector<ImageResult> rows = {{"data/bottle/test/good/000.png", "good", 0, 0.25f, false, 0.125f},
                                          {"data/a,b/test/broken_large/001.png", "broken_large", 1, 1.5e-3f, true}};
   write_image_results_csv(dir + "/scores.csv", rows);
   CHECK(slurp(dir + "/scores.csv") ==
-        "path,defect_type,label,score,predicted\n"
-        "data/bottle/test/good/000.png,good,0,0.25,0\n"
-        "\"data/a,b/test/broken_large/001.png\",broken_large,1,0.0015,1\n");
+        "path,defect_type,label,score,predicted,normalized_score\n"
+        "data/bottle/test/good/000.png,good,0,0.25,0,0.125\n"
+        "\"data/a,b/test/broken_large/001.png\",broken_large,1,0.0015,1,nan\n");
   CHECK_THROWS_AS(write_csv(dir + "/bad.csv", {"a", "b"}, {{"1"}}), std::invalid_argument);
   CHECK_THROWS_WITH(write_image_results_csv(dir + "/nope/scores.csv", rows),
                     Catch::Contains(dir + "/nope/scores.csv"));
   CHECK(result_image_path("res", "bottle", "broken_small", "003") == "res/bottle/images/broken_small/003.png");
   CHECK(file_stem("/d/test/broken_large/000.png") == "000");
   CHECK(file_stem("archive.tar.gz") == "archive.tar");
+}
+
+TEST_CASE("normalized scores: 0.5 at the threshold, scaled by the test score range, clamped to [0, 1]",
+          "[report]") {
+  // anomalib's min-max normalization: (score - threshold) / (max - min) + 0.5.
+  CHECK(normalized_score(3.0, 3.0, 1.0, 5.0) == 0.5);
+  CHECK(normalized_score(4.0, 3.0, 1.0, 5.0) == 0.75);
+  CHECK(normalized_score(1.0, 3.0, 1.0, 5.0) == 0.0);
+  CHECK(normalized_score(2.0, 2.5, 1.0, 5.0) == 0.375);
+  CHECK(normalized_score(9.0, 3.0, 1.0, 5.0) == 1.0);   // beyond the range: clamped
+  CHECK(normalized_score(-9.0, 3.0, 1.0, 5.0) == 0.0);
+  CHECK(std::isnan(normalized_score(3.0, NAN, 1.0, 5.0)));  // no threshold
+  CHECK(std::isnan(normalized_score(3.0, 3.0, NAN, NAN)));  // no range (an older thresholds.h5)
+  CHECK(std::isnan(normalized_score(3.0, 3.0, 2.0, 2.0)));  // an empty range
 }
 
 TEST_CASE("jet: equals OpenCV's COLORMAP_JET table", "[report][heatmap]") {

@@ -24,6 +24,7 @@ struct Detector::Impl {
   std::string teacher;
   CheckpointInfo info;
   double image_threshold = NAN, pixel_threshold = NAN;
+  double image_score_min = NAN, image_score_max = NAN;  // the test run's, for normalized scores
   std::unique_ptr<Backend> backend;
   std::unique_ptr<StfpmModel> model;
   Preprocess preprocess;
@@ -87,6 +88,7 @@ std::vector<Prediction> Detector::Impl::run(const std::vector<Image8>& originals
       p.score = *std::max_element(m, m + plane);
       p.threshold = threshold;
       p.anomalous = double(p.score) >= threshold;
+      p.normalized_score = float(normalized_score(p.score, threshold, image_score_min, image_score_max));
       p.width = original.width;
       p.height = original.height;
       // The batch's level maps are (levels, n, S, S).
@@ -131,6 +133,8 @@ Detector Detector::load(const std::string& model_folder, const Runtime& runtime,
     const Calibration cal = load_calibration(calibration, int(recipe.layers.size()));
     impl->image_threshold = cal.image_threshold;
     impl->pixel_threshold = cal.pixel_threshold;
+    impl->image_score_min = cal.image_score_min;
+    impl->image_score_max = cal.image_score_max;
   }
   impl->teacher = find_teacher(runtime.teacher, model_folder);
   impl->preprocess = preprocess_of(recipe);

@@ -64,14 +64,16 @@ PredictReport predict_images(const PredictConfig& config, const ProgressCallback
     const ImageRecord& r = images.records[i];
     const std::string name = stem_count[r.stem] > 1 ? r.stem + "_" + std::to_string(i) : r.stem;
     const bool anomalous = double(maps.scores[i]) >= cal.image_threshold;
-    out.images.push_back(PredictedImage{r.path, maps.scores[i], anomalous});
-    rows.push_back({r.path, csv_float(maps.scores[i]), anomalous ? "1" : "0"});
+    const float normalized =
+        float(normalized_score(maps.scores[i], cal.image_threshold, cal.image_score_min, cal.image_score_max));
+    out.images.push_back(PredictedImage{r.path, maps.scores[i], anomalous, normalized});
+    rows.push_back({r.path, csv_float(maps.scores[i]), anomalous ? "1" : "0", csv_float(normalized)});
     image_paths.push_back(out_dir + "/images/" + name + ".png");
     if (config.save_maps)
       write_anomaly_map_tiff(out_dir + "/maps/" + name + ".tiff", maps.map(i), maps.size, maps.size, r.width,
                              r.height);
   }
-  write_csv(out_dir + "/predictions.csv", {"path", "score", "predicted"}, rows);
+  write_csv(out_dir + "/predictions.csv", {"path", "score", "predicted", "normalized_score"}, rows);
   if (config.save_images) {
     // Without a calibration file (only --threshold) colour ranges come from these images themselves.
     const HeatRanges ranges = cal.ranges.levels.empty() ? heat_ranges_of(maps) : cal.ranges;

@@ -1,5 +1,8 @@
 #include "api/reports.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include <cstdio>
 #include <sstream>
 
@@ -17,10 +20,21 @@ HeatRanges heat_ranges_of(const AnomalyMaps& maps) {
   return r;
 }
 
-void save_calibration(const std::string& path, const Evaluation& ev, const HeatRanges& ranges, int epoch) {
+double normalized_score(double score, double threshold, double min, double max) {
+  if (!(max > min) || std::isnan(threshold) || std::isnan(score)) return NAN;
+  return std::clamp((score - threshold) / (max - min) + 0.5, 0.0, 1.0);
+}
+
+void save_calibration(const std::string& path, const Evaluation& ev, const std::vector<float>& image_scores,
+                      const HeatRanges& ranges, int epoch) {
   H5Writer out(path);
   out.set_attr("image_threshold", ev.image_f1.threshold);
   out.set_attr("pixel_threshold", ev.pixel_f1.threshold);
+  if (!image_scores.empty()) {
+    const auto [lo, hi] = std::minmax_element(image_scores.begin(), image_scores.end());
+    out.set_attr("image_score_min", double(*lo));
+    out.set_attr("image_score_max", double(*hi));
+  }
   out.set_attr("mask_rule", std::string(mask_rule_name(ev.rule)));
   out.set_attr("epoch", int64_t(epoch));
   std::vector<double> lo, hi;
@@ -40,6 +54,10 @@ Calibration load_calibration(const std::string& path, int levels) {
   Calibration c;
   c.image_threshold = in.attr_double("image_threshold");
   c.pixel_threshold = in.attr_double("pixel_threshold");
+  if (in.has_attr("image_score_min") && in.has_attr("image_score_max")) {
+    c.image_score_min = in.attr_double("image_score_min");
+    c.image_score_max = in.attr_double("image_score_max");
+  }
   c.mask_rule = in.attr_string("mask_rule");
   c.epoch = int(in.attr_int("epoch"));
   const std::vector<double> lo = in.read_doubles("heat_range_lo"), hi = in.read_doubles("heat_range_hi");
@@ -76,11 +94,16 @@ void write_result_images(const ImageSet& images, const AnomalyMaps& maps, const 
 void write_test_reports(const TestReportOptions& options, const ImageSet& images, const AnomalyMaps& maps,
                         const Evaluation& ev, const HeatRanges& ranges, const Reporter& report) {
   const std::string dir = options.results_dir + "/" + options.category;
+  const auto [lo, hi] = std::minmax_element(maps.scores.begin(), maps.scores.end());
+  const double score_min = lo == maps.scores.end() ? NAN : double(*lo);
+  const double score_max = hi == maps.scores.end() ? NAN : double(*hi);
   std::vector<ImageResult> results;
   for (size_t i = 0; i < images.count(); ++i) {
     const ImageRecord& r = images.records[i];
     results.push_back(ImageResult{r.path, r.defect_type, r.anomalous ? 1 : 0, maps.scores[i],
-                                  double(maps.scores[i]) >= ev.image_f1.threshold});
+                                  double(maps.scores[i]) >= ev.image_f1.threshold,
+                                  float(normalized_score(maps.scores[i], ev.image_f1.threshold, score_min,
+                                                         score_max))});
   }
   write_image_results_csv(dir + "/scores.csv", results);
 

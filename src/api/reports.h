@@ -20,13 +20,22 @@ struct HeatRanges {
 };
 HeatRanges heat_ranges_of(const AnomalyMaps& maps);
 
+// The readable score (anomalib's min-max normalization around the threshold):
+//   normalized = clamp((score - threshold) / (max - min) + 0.5, 0, 1)
+// where min and max are the lowest and highest image scores of the test run that chose the threshold. 0.5 is the
+// decision threshold, above it anomalous. NaN when the threshold or the range is unknown (a thresholds.h5 from
+// before the range was saved: run `stfpm test` again).
+double normalized_score(double score, double threshold, double min, double max);
+
 struct Calibration {
   double image_threshold = NAN, pixel_threshold = NAN;
+  double image_score_min = NAN, image_score_max = NAN;  // over the test images
   HeatRanges ranges;
   std::string mask_rule;
   int epoch = 0;
 };
-void save_calibration(const std::string& path, const Evaluation& ev, const HeatRanges& ranges, int epoch);
+void save_calibration(const std::string& path, const Evaluation& ev, const std::vector<float>& image_scores,
+                      const HeatRanges& ranges, int epoch);
 // Throws naming the file when missing, with a hint to run `stfpm test` first.
 Calibration load_calibration(const std::string& path, int levels);
 

@@ -112,7 +112,7 @@ TestResult test_model(const TestConfig& config, const ProgressCallback& progress
   const HeatRanges ranges = heat_ranges_of(maps);
   write_test_reports({config.results_dir, config.category, config.save_images, config.save_maps}, images, maps, ev,
                      ranges, report);
-  save_calibration(model_folder + "/thresholds.h5", ev, ranges, info.epoch);
+  save_calibration(model_folder + "/thresholds.h5", ev, maps.scores, ranges, info.epoch);
 
   TestResult result;
   result.pixel_auroc = ev.pixel_auroc;

@@ -52,8 +52,9 @@ void write_image_results_csv(const std::string& path, const std::vector<ImageRes
   std::vector<std::vector<std::string>> rows;
   rows.reserve(results.size());
   for (const ImageResult& r : results)
-    rows.push_back({r.path, r.defect_type, std::to_string(r.label), csv_float(r.score), r.predicted ? "1" : "0"});
-  write_csv(path, {"path", "defect_type", "label", "score", "predicted"}, rows);
+    rows.push_back({r.path, r.defect_type, std::to_string(r.label), csv_float(r.score), r.predicted ? "1" : "0",
+                    csv_float(r.normalized)});
+  write_csv(path, {"path", "defect_type", "label", "score", "predicted", "normalized_score"}, rows);
 }
 
 std::string result_image_path(const std::string& results_dir, const std::string& category,

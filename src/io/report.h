@@ -8,6 +8,7 @@
 //   <maps_dir>/<category>/test/<defect>/<stem>.tiff          float anomaly maps (tiff_io.h), as MVTec's script reads
 #pragma once
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,7 @@ struct ImageResult {
   int label = 0;            // 0 defect-free, 1 anomalous
   float score = 0.0f;       // image score (maximum of the anomaly map)
   bool predicted = false;   // score >= the image threshold the caller chose
+  float normalized = NAN;   // the readable score, 0.5 at the threshold (api/reports.h: normalized_score)
 };
 
 // One CSV field (RFC 4180): quoted when it holds a comma, a double quote, CR or LF, with quotes doubled.

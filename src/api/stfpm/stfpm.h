@@ -132,6 +132,10 @@ struct Prediction {
   float score = 0.0f;       // the image score: the maximum of the anomaly map
   bool anomalous = false;   // score >= threshold (false when the threshold is NaN)
   double threshold = NAN;   // the threshold applied
+  // The readable score in [0, 1], 0.5 at the threshold: clamp((score - threshold) / (max - min) + 0.5, 0, 1)
+  // with min and max the lowest and highest image scores of `stfpm test` (anomalib's normalization). NaN
+  // without a threshold or without that range (thresholds.h5 from an older stfpm: run `stfpm test` again).
+  float normalized_score = NAN;
   int map_size = 0;         // the map is map_size x map_size: the model's input size
   std::vector<float> map;   // (map_size, map_size), row-major: the product of the level maps
   std::vector<std::vector<float>> level_maps;  // one (map_size, map_size) map per used level, when asked
@@ -246,6 +250,7 @@ struct PredictedImage {
   std::string path;
   float score = 0.0f;
   bool anomalous = false;
+  float normalized_score = NAN;  // as Prediction::normalized_score
 };
 
 struct PredictReport {
