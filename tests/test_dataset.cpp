@@ -308,3 +308,84 @@ TEST_CASE("dataset: masks may be TIFF (or BMP, JPEG, TGA) and named <stem>_mask 
   CHECK_THROWS_WITH(scan_split(tmp.path.string(), "toy", Split::test),
                     Catch::Contains("z0_mask.png, or z0_mask or z0 with another image extension"));
 }
+
+TEST_CASE("dataset: folder datasets (normal, abnormal and mask folders, a seeded test split)", "[data][dataset]") {
+  TempDir tmp("dataset_folders");
+  const fs::path root = tmp.path;
+  // normal/ with a nested folder, 8 images; abnormal/ with two defect types and one loose image; masks/ flat for
+  // one type and per type for the other.
+  for (int i = 0; i < 6; ++i) put_png(root / "normal" / ("n" + std::to_string(i) + ".png"), test_image(40, 30, 3, i));
+  put_png(root / "normal/sub/n0.png", test_image(40, 30, 3, 20));
+  put_png(root / "normal/sub/deeper/x.jpg.png", test_image(40, 30, 1, 21));
+  put_png(root / "abnormal/crack/c0.png", test_image(40, 30, 3, 30));
+  put_png(root / "abnormal/crack/c1.png", test_image(40, 30, 3, 31));
+  put_png(root / "abnormal/dent/d0.png", test_image(40, 30, 3, 32));
+  put_png(root / "abnormal/loose.png", test_image(40, 30, 3, 33));
+  put_png(root / "masks/c0.png", Image8(40, 30, 1));
+  put_png(root / "masks/c1_mask.png", Image8(40, 30, 1));
+  put_png(root / "masks/dent/d0.png", Image8(40, 30, 1));
+  put_png(root / "masks/loose_mask.png", Image8(40, 30, 1));
+
+  FolderDataset d;
+  d.normal_dir = (root / "normal").string();
+  d.abnormal_dirs = {(root / "abnormal/").string()};
+  d.test_split = 0.25;
+  const auto train = scan_folders(d, 0, Split::train);
+  const auto test = scan_folders(d, 0, Split::test);
+  CHECK(train.size() == 6);  // 8 minus round(0.25 * 8)
+  std::vector<std::string> normal_test, all;
+  for (const ImageRecord& r : test)
+    if (!r.anomalous) normal_test.push_back(r.stem);
+  CHECK(normal_test.size() == 2);
+  for (const ImageRecord& r : train) all.push_back(r.stem);
+  all.insert(all.end(), normal_test.begin(), normal_test.end());
+  std::sort(all.begin(), all.end());
+  CHECK(all == std::vector<std::string>{"n0", "n1", "n2", "n3", "n4", "n5", "sub_deeper_x.jpg", "sub_n0"});
+  for (const ImageRecord& r : train) CHECK(r.defect_type == "good");
+  // The split is the seed's: the same again, another with another seed (for these names), never the whole set.
+  CHECK(stems(scan_folders(d, 0, Split::train)) == stems(train));
+  bool differs = false;
+  for (uint64_t seed = 1; seed < 5; ++seed) differs |= stems(scan_folders(d, seed, Split::train)) != stems(train);
+  CHECK(differs);
+
+  std::vector<std::string> defects;
+  for (const ImageRecord& r : test)
+    if (r.anomalous) defects.push_back(r.defect_type + "/" + r.stem);
+  CHECK(defects == std::vector<std::string>{"abnormal/loose", "crack/c0", "crack/c1", "dent/d0"});
+  for (const ImageRecord& r : test) CHECK(r.mask_path.empty());  // no mask_dir: no masks
+
+  d.mask_dir = (root / "masks").string();
+  std::vector<std::string> masks;
+  for (const ImageRecord& r : scan_folders(d, 0, Split::test))
+    if (r.anomalous) masks.push_back(fs::path(r.mask_path).lexically_relative(root).string());
+  CHECK(masks == std::vector<std::string>{"masks/loose_mask.png", "masks/c0.png", "masks/c1_mask.png",
+                                          "masks/dent/d0.png"});
+  fs::remove(root / "masks/dent/d0.png");
+  CHECK_THROWS_WITH(scan_folders(d, 0, Split::test),
+                    Catch::Contains("d0.png: defect image has no mask") && Catch::Contains("masks/dent"));
+
+  // Normal test images from their own folder instead of a split; then the mistakes.
+  FolderDataset own = d;
+  own.mask_dir.clear();
+  own.test_split = 0;
+  own.normal_test_dir = (root / "normal/sub").string();
+  CHECK(scan_folders(own, 0, Split::train).size() == 8);
+  CHECK(scan_folders(own, 0, Split::test).size() == 2 + 4);
+  own.test_split = 0.5;
+  CHECK_THROWS_WITH(scan_folders(own, 0, Split::test), Catch::Contains("not both"));
+  FolderDataset none = own;
+  none.test_split = 0;
+  none.normal_test_dir.clear();
+  CHECK_THROWS_WITH(scan_folders(none, 0, Split::test), Catch::Contains("no normal test images"));
+  CHECK(scan_folders(none, 0, Split::train).size() == 8);  // training alone needs no test set
+  none.test_split = 0.95;
+  CHECK_THROWS_WITH(scan_folders(none, 0, Split::train), Catch::Contains("leaves none for training"));
+  none.test_split = 0.25;
+  none.abnormal_dirs.clear();
+  CHECK_THROWS_WITH(scan_folders(none, 0, Split::test), Catch::Contains("--abnormal_dir"));
+  none.normal_dir = (root / "nothing").string();
+  CHECK_THROWS_WITH(scan_folders(none, 0, Split::train), Catch::Contains("nothing: normal image folder"));
+  fs::create_directories(root / "empty");
+  none.normal_dir = (root / "empty").string();
+  CHECK_THROWS_WITH(scan_folders(none, 0, Split::train), Catch::Contains("no images"));
+}

@@ -3,6 +3,8 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <regex>
@@ -139,6 +141,57 @@ TEST_CASE("end to end: synthetic data, 3 epochs on the CPU, pixel ROC-AUC >= 0.9
   CHECK(csv.find("hole/000.png") != std::string::npos);
   CHECK(std::regex_search(csv, std::regex("hole/000.png,[^,]+,1")));
   CHECK(test::path_exists(root + "/results/synthetic/predict/images/000_1.png"));
+}
+
+TEST_CASE("end to end: folder datasets with masks, without masks (image metrics only), and a test split", "[e2e]") {
+  STFPM_SKIP_UNLESS(test::path_exists(teacher_file()), "no teacher in ../shared/weights");
+  const test::TempDir tmp("folders");
+  const std::string root = tmp.path.string();
+  write_dataset(root);
+  const std::string syn = root + "/data/synthetic";
+  // The synthetic dataset seen as your own folders: abnormal/ holds the defect types (links to test/<type>).
+  std::filesystem::create_directories(root + "/abnormal");
+  for (const char* type : {"hole", "scratch", "spot"})
+    std::filesystem::create_directory_symlink(syn + "/test/" + type, root + "/abnormal/" + type);
+  TrainConfig config = synthetic_run(root, 3);
+  config.data_dir.clear();
+  config.category = "folders";
+  config.folders.normal_dir = syn + "/train/good";
+  config.folders.normal_test_dir = syn + "/test/good";
+  config.folders.abnormal_dirs = {root + "/abnormal"};
+  config.folders.mask_dir = syn + "/ground_truth";  // per defect type, <stem>_mask.png
+  const TrainSummary summary = train(config);
+  TestConfig test = test_of(config);
+  test.folders = config.folders;
+  const TestResult with_masks = test_model(test, nullptr, &summary);
+  CHECK(with_masks.pixel_auroc >= 0.9);  // as the MVTec-layout run of the same data
+  CHECK(with_masks.image_auroc >= 0.9);
+
+  // The same model and images without masks: the same image metrics, no pixel metrics, said so in metrics.json.
+  test.folders.mask_dir.clear();
+  const TestResult without = test_model(test);
+  CHECK(std::isnan(without.pixel_auroc));
+  CHECK(std::isnan(without.pixel_aupro));
+  CHECK(without.image_auroc == with_masks.image_auroc);
+  CHECK(without.image_f1.threshold == with_masks.image_f1.threshold);
+  const std::string metrics = read_text(root + "/results/folders/metrics.json");
+  INFO(metrics);
+  CHECK(metrics.find("\"pixel_auroc\": null") != std::string::npos);
+
+  // Normal test images held out of training by --test_split: 8 of the 40, then 24 defective ones in the test.
+  TrainConfig split = config;
+  split.category = "split";
+  split.folders.normal_test_dir.clear();
+  split.folders.mask_dir.clear();
+  split.folders.test_split = 0.2;
+  train(split);
+  TestConfig split_test = test_of(split);
+  split_test.folders = split.folders;
+  const TestResult held_out = test_model(split_test);
+  CHECK(held_out.image_auroc >= 0.9);
+  const std::string scores = read_text(root + "/results/split/scores.csv");
+  CHECK(std::count(scores.begin(), scores.end(), '\n') == 1 + 8 + 24);
+  CHECK(std::count(scores.begin(), scores.end(), ',') == 5 * (1 + 8 + 24));
 }
 
 TEST_CASE("end to end: --resume after 1 epoch equals an uninterrupted 2-epoch run", "[e2e]") {

@@ -164,4 +164,13 @@ Recipe checkpoint_recipe(const std::string& path, const RecipeRequirement& requi
   return saved;
 }
 
+std::vector<ImageRecord> scan_dataset(const std::string& what, const std::string& data_dir,
+                                      const std::string& category, const FolderDataset& folders, uint64_t seed,
+                                      Split split) {
+  if (category.empty()) throw Error(what + " needs --category (the model's name)");
+  if (!folders.normal_dir.empty()) return scan_folders(folders, seed, split);
+  if (data_dir.empty()) throw Error(what + " needs --data_dir (MVTec layout) or --normal_dir (your own folders)");
+  return scan_split(data_dir, category, split);
+}
+
 }  // namespace stfpm

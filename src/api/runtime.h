@@ -40,6 +40,12 @@ ImageSet load_with_progress(const std::string& what, const std::vector<ImageReco
                             const Preprocess& preprocess, bool with_masks, const Reporter& report);
 
 // The recipe of the checkpoint at `path`, after checking that the fields `require` names agree with it.
+// The images of a run: the folder dataset when `folders.normal_dir` is set, else the MVTec layout under
+// <data_dir>/<category>. `what` names the command for the message when neither is given.
+std::vector<ImageRecord> scan_dataset(const std::string& what, const std::string& data_dir,
+                                      const std::string& category, const FolderDataset& folders, uint64_t seed,
+                                      Split split);
+
 Recipe checkpoint_recipe(const std::string& path, const RecipeRequirement& require);
 
 }  // namespace stfpm

@@ -75,18 +75,26 @@ Json metrics_json(const TestConfig& config, const std::string& checkpoint, const
 
 TestResult test_model(const TestConfig& config, const ProgressCallback& progress, const TrainSummary* train) try {
   const Reporter report(progress);
-  if (config.data_dir.empty() || config.category.empty()) throw Error("test needs --data_dir and --category");
+  if (config.category.empty()) throw Error("test needs --category (the model's name)");
   const std::string model_folder = config.model_dir + "/" + config.category;
   const std::string checkpoint = model_folder + "/student.h5";
-  const std::vector<ImageRecord> records = scan_split(config.data_dir, config.category, Split::test);
+  if (config.data_dir.empty() && config.folders.normal_dir.empty())
+    throw Error("test needs --data_dir (MVTec layout) or --normal_dir (your own folders)");
   const Recipe recipe = checkpoint_recipe(checkpoint, config.require);
+  // The checkpoint's seed: a folder dataset's test split is the one its training held out.
+  const std::vector<ImageRecord> records =
+      scan_dataset("test", config.data_dir, config.category, config.folders, recipe.seed, Split::test);
+  // Folder datasets may come without masks: then only the image-level metrics exist.
+  const bool with_masks = std::any_of(records.begin(), records.end(), [](const ImageRecord& r) {
+    return !r.mask_path.empty();
+  });
   const MaskRule rule = parse_mask_rule(config.mask_rule);
   const std::string out_dir = config.results_dir + "/" + config.category;
   ensure_writable_dir(out_dir);
   const std::string teacher = find_teacher(config.runtime.teacher, model_folder);
 
   const auto load_start = Clock::now();
-  const ImageSet images = load_with_progress("test images", records, preprocess_of(recipe), true, report);
+  const ImageSet images = load_with_progress("test images", records, preprocess_of(recipe), with_masks, report);
   const double load_seconds = seconds_since(load_start);
 
   std::unique_ptr<Backend> backend = make_backend(config.runtime, report);
@@ -103,8 +111,10 @@ TestResult test_model(const TestConfig& config, const ProgressCallback& progress
   std::vector<uint8_t> masks(images.masks.size()), labels(images.count());
   binarize_mask(masks.data(), images.masks.data(), masks.size(), rule);
   for (size_t i = 0; i < images.count(); ++i) labels[i] = images.records[i].anomalous ? 1 : 0;
-  const Evaluation ev = evaluate(maps.combined.data(), masks.data(), maps.count, maps.size, maps.size,
-                                 maps.scores.data(), labels.data(), rule);
+  const Evaluation ev = with_masks ? evaluate(maps.combined.data(), masks.data(), maps.count, maps.size, maps.size,
+                                              maps.scores.data(), labels.data(), rule)
+                                   : evaluate_images(maps.scores.data(), labels.data(), maps.count, rule);
+  if (!with_masks) report.message("no masks: image-level metrics only (pixel ROC-AUC and AUPRO need --mask_dir)");
   const double eval_seconds = seconds_since(metrics_start);
 
   write_json_file(out_dir + "/metrics.json", metrics_json(config, checkpoint, ev, info, maps, load_seconds,

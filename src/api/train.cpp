@@ -68,7 +68,9 @@ bool file_exists(const std::string& path) {
 
 TrainSummary train(const TrainConfig& config, const ProgressCallback& progress) try {
   const Reporter report(progress);
-  if (config.data_dir.empty() || config.category.empty()) throw Error("train needs --data_dir and --category");
+  if (config.category.empty()) throw Error("train needs --category (the model's name)");
+  if (config.data_dir.empty() && config.folders.normal_dir.empty())
+    throw Error("train needs --data_dir (MVTec layout) or --normal_dir (your own folders)");
   if (config.checkpoint_every < 1) throw Error("--checkpoint_every must be at least 1");
   const Recipe& recipe = config.recipe;
   validate(recipe);
@@ -81,11 +83,12 @@ TrainSummary train(const TrainConfig& config, const ProgressCallback& progress) 
   ensure_writable_dir(model_folder);
   const FolderLock lock(model_folder, "stfpm train");  // one training run per model folder at a time
   ensure_writable_dir(config.results_dir + "/" + config.category);
-  scan_split(config.data_dir, config.category, Split::test);
+  scan_dataset("train", config.data_dir, config.category, config.folders, recipe.seed, Split::test);
   const std::string teacher = find_teacher(config.runtime.teacher, model_folder);
 
   const Preprocess preprocess = preprocess_of(recipe);
-  const std::vector<ImageRecord> records = scan_split(config.data_dir, config.category, Split::train);
+  const std::vector<ImageRecord> records =
+      scan_dataset("train", config.data_dir, config.category, config.folders, recipe.seed, Split::train);
   const ImageSet images = load_with_progress("train images", records, preprocess, false, report);
 
   std::unique_ptr<Backend> backend = make_backend(config.runtime, report);

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <exception>
 #include <string>
@@ -83,6 +84,14 @@ std::string resume_command(int argc, char** argv) {
 }
 
 void print_test(const TestResult& r, const std::string& category) {
+  if (std::isnan(r.pixel_auroc)) {  // a test set without masks
+    std::printf("%s: image ROC-AUC %.4f  (no masks, so no pixel metrics; %d epochs)\n", category.c_str(),
+                r.image_auroc, r.epochs);
+    std::printf("F1-optimal image threshold %.6g (F1 %.3f, fitted on the test set)\n", r.image_f1.threshold,
+                r.image_f1.f1);
+    std::printf("reports: %s\n", r.results_folder.c_str());
+    return;
+  }
   std::printf("%s: pixel ROC-AUC %.4f  image ROC-AUC %.4f  pixel AUPRO %.4f  (mask rule %s, %d epochs)\n",
               category.c_str(), r.pixel_auroc, r.image_auroc, r.pixel_aupro, r.mask_rule.c_str(), r.epochs);
   std::printf("F1-optimal thresholds: pixel %.6g (F1 %.3f), image %.6g (F1 %.3f)\n", r.pixel_f1.threshold,

@@ -53,8 +53,25 @@ std::vector<Option> build_options() {
        [](CommandLine& c, V v) { c.command = v[0]; }},
       {{"data_dir"}, "DIR", "MVTec AD root: DIR/<category>/train/good, test/<defect>, ground_truth/...",
        "train test evaluate synth", false, [](CommandLine& c, V v) { c.data_dir = v[0]; }},
-      {{"category"}, "NAME", "the category folder under --data_dir (e.g. bottle)", "*", false,
-       [](CommandLine& c, V v) { c.category = v[0]; }},
+      {{"category"}, "NAME",
+       "the category folder under --data_dir (e.g. bottle); with --normal_dir the model's name (default: that "
+       "folder's name)", "*", false, [](CommandLine& c, V v) { c.category = v[0]; }},
+      {{"normal_dir"}, "DIR", "your own data instead of --data_dir: defect-free images (recursive) to train on",
+       "train test", false, [](CommandLine& c, V v) { c.folders.normal_dir = v[0]; }},
+      {{"abnormal_dir"}, "DIR", "defective test images, one subfolder per defect type (repeat or list for several)",
+       "train test", true,
+       [](CommandLine& c, V v) { c.folders.abnormal_dirs.insert(c.folders.abnormal_dirs.end(), v.begin(), v.end()); }},
+      {{"mask_dir"}, "DIR", "masks of the defective images: <stem>.* or <stem>_mask.*, flat or per defect type "
+       "(optional; without it only image-level metrics)", "train test", false,
+       [](CommandLine& c, V v) { c.folders.mask_dir = v[0]; }},
+      {{"normal_test_dir"}, "DIR", "defect-free test images (or --test_split)", "train test", false,
+       [](CommandLine& c, V v) { c.folders.normal_test_dir = v[0]; }},
+      {{"test_split"}, "F", "the fraction of --normal_dir held out as normal test images (seeded by --seed)",
+       "train test", false, [](CommandLine& c, V v) {
+         const double f = parse_number<double>("test_split", v[0]);
+         if (!(f > 0 && f < 1)) throw UsageError("--test_split must be between 0 and 1, got " + v[0]);
+         c.folders.test_split = f;
+       }},
       {{"model_dir"}, "DIR", "checkpoints go to DIR/<category>/student.h5 (default models)", "train test predict",
        false, [](CommandLine& c, V v) { c.model_dir = v[0]; }},
       {{"results_dir"}, "DIR", "reports go to DIR/<category>/ (default results)", "train test predict evaluate",
@@ -199,6 +216,12 @@ CommandLine parse_command_line(int argc, char** argv, std::string* help_text) {
     *help_text = help_for(commands.count(c.command) ? c.command : "");
     return c;
   }
+  if (c.category.empty() && !c.folders.normal_dir.empty()) {
+    // The model of a folder dataset is named after its normal folder unless --category names it.
+    std::string dir = c.folders.normal_dir;
+    while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+    c.category = dir.substr(dir.find_last_of('/') == std::string::npos ? 0 : dir.find_last_of('/') + 1);
+  }
   if (c.command.empty()) throw UsageError("no command (train, test, predict, evaluate or synth)");
   if (!commands.count(c.command)) throw UsageError("unknown command '" + c.command + "'");
   return c;
@@ -236,6 +259,7 @@ TrainConfig CommandLine::train_config() const {
   TrainConfig t;
   t.data_dir = data_dir;
   t.category = category;
+  t.folders = folders;
   t.model_dir = model_dir;
   t.results_dir = results_dir;
   t.recipe = recipe;
@@ -252,6 +276,7 @@ TrainConfig CommandLine::train_config() const {
 TestConfig CommandLine::test_config() const {
   TestConfig t = model_run<TestConfig>(*this);
   t.data_dir = data_dir;
+  t.folders = folders;
   t.mask_rule = mask_rule;
   return t;
 }

@@ -21,6 +21,7 @@ struct CommandLine {
   std::string command;  // train | test | predict | evaluate | synth
 
   std::string data_dir, category;
+  FolderDataset folders;                // --normal_dir and the flags with it
   std::string model_dir = "models";     // checkpoints: <model_dir>/<category>/student.h5
   std::string results_dir = "results";  // reports: <results_dir>/<category>/...
   std::string images;                   // predict: a folder, an image, or a text file listing images

@@ -158,7 +158,124 @@ std::vector<ImageRecord> read_list(const fs::path& list) {
   return records;
 }
 
+// Every image under `folder`, at any depth, sorted by its path relative to `folder` (byte order).
+std::vector<fs::path> images_below(const fs::path& folder) {
+  std::vector<fs::path> out;
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(folder, fs::directory_options::skip_permission_denied, ec), end;
+       !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (!name.empty() && name[0] == '.') {
+      if (it->is_directory(ec)) it.disable_recursion_pending();  // hidden folders are skipped
+      continue;
+    }
+    if (!is_dir(it->path()) && is_image_name(it->path())) out.push_back(it->path());
+  }
+  if (ec) fail(folder.string(), "cannot list folder: " + ec.message());
+  std::sort(out.begin(), out.end(), [&](const fs::path& a, const fs::path& b) {
+    return a.lexically_relative(folder).string() < b.lexically_relative(folder).string();
+  });
+  if (out.empty()) fail(folder.string(), std::string("no images (") + kImageExtensions + ", searched recursively)");
+  return out;
+}
+
+// A deterministic 64-bit hash of a relative path and the seed (FNV-1a, then splitmix64's finalizer).
+uint64_t split_hash(const std::string& relative, uint64_t seed) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : relative) h = (h ^ c) * 1099511628211ull;
+  h ^= seed + 0x9E3779B97F4A7C15ull;
+  h = (h ^ (h >> 30)) * 0xBF58476D1CE4E5B9ull;
+  h = (h ^ (h >> 27)) * 0x94D049BB133111EBull;
+  return h ^ (h >> 31);
+}
+
+// normal_dir's images as records, nested ones named with their subfolders ("sub/a.png" -> stem "sub_a").
+std::vector<ImageRecord> normal_records(const fs::path& folder) {
+  std::vector<ImageRecord> out;
+  for (const fs::path& p : images_below(folder)) {
+    ImageRecord r = make_record(p, "good");
+    std::string stem = p.lexically_relative(folder).replace_extension().string();
+    std::replace(stem.begin(), stem.end(), '/', '_');
+    r.stem = stem;
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+// A folder dataset's mask of a defective image: <stem>[_mask].<ext> in mask_dir/<type>/, else in mask_dir.
+void add_folder_mask(ImageRecord& r, const fs::path& mask_dir) {
+  fs::path mask = find_mask(mask_dir / r.defect_type, r.stem);
+  if (mask.empty()) mask = find_mask(mask_dir, r.stem);
+  if (mask.empty())
+    fail(r.path, "defect image has no mask (expected " + r.stem + "_mask or " + r.stem + " with an image extension (" +
+                     kImageExtensions + ") in " + (mask_dir / r.defect_type).string() + " or " + mask_dir.string() +
+                     ")");
+  const ImageInfo info = probe_image(mask.string());
+  if (info.width != r.width || info.height != r.height)
+    fail_mask_size(mask.string(), info.width, info.height, r.path, r.width, r.height);
+  r.mask_path = mask.string();
+}
+
 }  // namespace
+
+std::vector<ImageRecord> scan_folders(const FolderDataset& d, uint64_t seed, Split split) {
+  require_dir(d.normal_dir, "normal image folder (--normal_dir)");
+  if (!(d.test_split >= 0.0 && d.test_split < 1.0))
+    throw std::invalid_argument("--test_split must be in [0, 1), got " + std::to_string(d.test_split));
+  if (d.test_split > 0 && !d.normal_test_dir.empty())
+    throw std::invalid_argument("give --normal_test_dir or --test_split, not both");
+  const fs::path normal_dir(d.normal_dir);
+  std::vector<ImageRecord> normal = normal_records(normal_dir);
+  // The held-out images: the smallest hashes; at least one when a split is asked for.
+  std::vector<bool> held_out(normal.size(), false);
+  if (d.test_split > 0) {
+    const size_t n = normal.size();
+    const size_t k = std::max<size_t>(1, size_t(std::lround(d.test_split * double(n))));
+    if (k >= n)
+      fail(d.normal_dir, "--test_split " + std::to_string(d.test_split) + " of " + std::to_string(n) +
+                             " images leaves none for training");
+    std::vector<std::pair<uint64_t, size_t>> order;
+    for (size_t i = 0; i < n; ++i)
+      order.push_back({split_hash(fs::path(normal[i].path).lexically_relative(normal_dir).string(), seed), i});
+    std::sort(order.begin(), order.end());
+    for (size_t j = 0; j < k; ++j) held_out[order[j].second] = true;
+  }
+  std::vector<ImageRecord> records;
+  if (split == Split::train) {
+    for (size_t i = 0; i < normal.size(); ++i)
+      if (!held_out[i]) records.push_back(normal[i]);
+    return records;
+  }
+  if (!d.normal_test_dir.empty()) {
+    require_dir(d.normal_test_dir, "normal test image folder (--normal_test_dir)");
+    records = normal_records(d.normal_test_dir);
+  } else {
+    for (size_t i = 0; i < normal.size(); ++i)
+      if (held_out[i]) records.push_back(normal[i]);
+  }
+  if (records.empty())
+    fail(d.normal_dir, "no normal test images: give --normal_test_dir or --test_split (e.g. 0.2)");
+  if (d.abnormal_dirs.empty()) throw std::invalid_argument("testing needs defective images (--abnormal_dir)");
+  if (!d.mask_dir.empty()) require_dir(d.mask_dir, "mask folder (--mask_dir)");
+  for (const std::string& dir : d.abnormal_dirs) {
+    require_dir(dir, "defective image folder (--abnormal_dir)");
+    const fs::path folder(dir);
+    std::vector<std::pair<std::string, fs::path>> sources;  // (defect type, folder)
+    fs::path named = folder.lexically_normal();  // "abnormal/" names its images "abnormal"
+    if (named.filename().empty()) named = named.parent_path();
+    if (!sorted_entries(folder, false).empty()) sources.push_back({named.filename().string(), folder});
+    for (const fs::path& sub : sorted_entries(folder, true)) sources.push_back({sub.filename().string(), sub});
+    if (sources.empty()) fail(dir, std::string("no images (") + kImageExtensions + ") and no defect-type subfolders");
+    for (const auto& [type, source] : sources)
+      for (const fs::path& p : images_in(source)) {
+        ImageRecord r = make_record(p, type);
+        r.anomalous = true;
+        if (!d.mask_dir.empty()) add_folder_mask(r, d.mask_dir);
+        records.push_back(std::move(r));
+      }
+  }
+  return records;
+}
 
 std::vector<ImageRecord> scan_split(const std::string& data_dir, const std::string& category, Split split) {
   require_dir(data_dir, "dataset folder");

@@ -21,6 +21,8 @@
 #include <string>
 #include <vector>
 
+#include <stfpm/stfpm.h>
+
 #include "data/image_io.h"
 
 namespace stfpm {
@@ -46,6 +48,15 @@ struct ImageRecord {
 // Scans one split of a category. Train: train/good. Test: every folder under test/, in name order; the masks of
 // defective images are checked to exist and to have their image's size (headers only, nothing is decoded).
 std::vector<ImageRecord> scan_split(const std::string& data_dir, const std::string& category, Split split);
+
+// A folder dataset (stfpm::FolderDataset): train is normal_dir's images (recursive) minus those test_split holds
+// out; test is the held-out or normal_test_dir images (normal, defect_type "good") and the abnormal folders' images
+// (anomalous), each with its mask when mask_dir is given (a missing mask is then an error). The held-out images are
+// the round(test_split * n) with the smallest hash of (their path under normal_dir, seed), so adding images moves
+// few of them. Stems of nested normal images include their subfolders ("sub/a.png" -> "sub_a"), so output names
+// stay unique. Bad input throws naming the folder: missing or empty folders, a split that leaves no training or no
+// normal test image, a test set without normal or without defective images.
+std::vector<ImageRecord> scan_folders(const FolderDataset& dataset, uint64_t seed, Split split);
 
 // Predict mode: `source` is a folder (its images, sorted by name, not recursive), a single image file, or a text
 // file listing image paths, one per line (blank lines and lines starting with '#' skipped; relative paths are

@@ -2,6 +2,7 @@
 #include "eval/metrics.h"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <stdexcept>
 
@@ -91,6 +92,20 @@ Evaluation evaluate(const float* maps, const uint8_t* masks01, int n_images, int
   e.n_components = sizes.size();
   ClassMetrics im =
       class_sweep(detail::split_scores(image_scores, image_labels, size_t(n_images), "evaluate (image scores)"));
+  e.image_auroc = im.auc;
+  e.image_f1 = im.f1;
+  for (int k = 0; k < n_images; ++k) e.n_anomalous_images += image_labels[k];
+  return e;
+}
+
+Evaluation evaluate_images(const float* image_scores, const uint8_t* image_labels, int n_images, MaskRule rule) {
+  Evaluation e;
+  e.rule = rule;
+  e.n_images = n_images;
+  e.pixel_auroc = e.pixel_aupro = NAN;
+  e.pixel_f1.threshold = e.pixel_f1.f1 = e.pixel_f1.precision = e.pixel_f1.recall = NAN;
+  ClassMetrics im = class_sweep(
+      detail::split_scores(image_scores, image_labels, size_t(n_images), "evaluate_images (image scores)"));
   e.image_auroc = im.auc;
   e.image_f1 = im.f1;
   for (int k = 0; k < n_images; ++k) e.n_anomalous_images += image_labels[k];

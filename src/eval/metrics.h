@@ -78,5 +78,7 @@ struct Evaluation {
 // pixel AUC, the pixel F1 threshold and the PRO curve.
 Evaluation evaluate(const float* maps, const uint8_t* masks01, int n_images, int height, int width,
                     const float* image_scores, const uint8_t* image_labels, MaskRule rule);
+// The image-level part only, for test sets without masks: the pixel metrics and the pixel threshold are NaN.
+Evaluation evaluate_images(const float* image_scores, const uint8_t* image_labels, int n_images, MaskRule rule);
 
 }  // namespace stfpm

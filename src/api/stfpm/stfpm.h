@@ -174,8 +174,21 @@ class Detector {
 
 // ---- training and evaluation (what the `stfpm` command runs) ---------------------------------------------
 
+// Your own data instead of the MVTec layout, used when normal_dir is set (README "Data"):
+struct FolderDataset {
+  std::string normal_dir;                  // defect-free images, searched recursively: the training images
+  std::vector<std::string> abnormal_dirs;  // defective test images: each subfolder a defect type (images directly
+                                           // in the folder take the folder's name as their type)
+  std::string mask_dir;                    // optional: masks <stem>.<ext> or <stem>_mask.<ext>, in mask_dir or in
+                                           // mask_dir/<defect type>/; without it, only image-level metrics
+  std::string normal_test_dir;             // defect-free test images; or, without it:
+  double test_split = 0;                   // the fraction of normal_dir held out for testing (seeded: the recipe's
+                                           // seed, so `test` later holds out the same images)
+};
+
 struct TrainConfig {
   std::string data_dir, category;        // MVTec AD layout: <data_dir>/<category>/train/good, test/, ground_truth/
+  FolderDataset folders;                 // or your own folders (then data_dir is not used); category names the model
   std::string model_dir = "models";      // the checkpoint goes to <model_dir>/<category>/student.h5
   std::string results_dir = "results";   // checked writable before training (train is followed by test)
   Recipe recipe;
@@ -209,6 +222,7 @@ struct RecipeRequirement {
 
 struct TestConfig {
   std::string data_dir, category;
+  FolderDataset folders;                // as TrainConfig::folders
   std::string model_dir = "models", results_dir = "results";
   Runtime runtime;
   int batch_size = 32;
