@@ -326,6 +326,7 @@ TEST_CASE("dataset: folder datasets (normal, abnormal and mask folders, a seeded
   put_png(root / "masks/dent/d0.png", Image8(40, 30, 1));
   put_png(root / "masks/loose_mask.png", Image8(40, 30, 1));
 
+  fs::create_symlink("nowhere", root / "normal/.#n0.png");  // an editor's lock file: a hidden dangling link
   FolderDataset d;
   d.normal_dir = (root / "normal").string();
   d.abnormal_dirs = {(root / "abnormal/").string()};
@@ -363,6 +364,9 @@ TEST_CASE("dataset: folder datasets (normal, abnormal and mask folders, a seeded
   fs::remove(root / "masks/dent/d0.png");
   CHECK_THROWS_WITH(scan_folders(d, 0, Split::test),
                     Catch::Contains("d0.png: defect image has no mask") && Catch::Contains("masks/dent"));
+  FolderDataset self = d;  // masks looked for among the defective images themselves
+  self.mask_dir = (root / "abnormal").string();
+  CHECK_THROWS_WITH(scan_folders(self, 0, Split::test), Catch::Contains("is its own mask"));
 
   // Normal test images from their own folder instead of a split; then the mistakes.
   FolderDataset own = d;

@@ -192,6 +192,19 @@ TEST_CASE("end to end: folder datasets with masks, without masks (image metrics 
   const std::string scores = read_text(root + "/results/split/scores.csv");
   CHECK(std::count(scores.begin(), scores.end(), '\n') == 1 + 8 + 24);
   CHECK(std::count(scores.begin(), scores.end(), ',') == 5 * (1 + 8 + 24));
+  // The checkpoint records the split: `test` without --test_split holds out the same images, another is refused.
+  split_test.folders.test_split = 0;
+  CHECK(test_model(split_test).image_auroc == held_out.image_auroc);
+  CHECK(read_text(root + "/results/split/scores.csv") == scores);
+  split_test.folders.test_split = 0.5;
+  CHECK_THROWS_WITH(test_model(split_test), Catch::Contains("--test_split is 0.500000 here but 0.200000"));
+  // Flags that do not go together.
+  TrainConfig both = split;
+  both.data_dir = root + "/data";
+  CHECK_THROWS_WITH(train(both), Catch::Contains("not both"));
+  TrainConfig stray = synthetic_run(root, 1);
+  stray.folders.mask_dir = root + "/abnormal";
+  CHECK_THROWS_WITH(train(stray), Catch::Contains("go with --normal_dir"));
 }
 
 TEST_CASE("end to end: --resume after 1 epoch equals an uninterrupted 2-epoch run", "[e2e]") {

@@ -188,6 +188,14 @@ TEST_CASE("image_io: TIFF images (8-bit gray and RGB, 16-bit gray, LZW) decode t
     CHECK(d.data[i] == deep[i] >> 8);  // the high byte, as for 16-bit PNGs
   }
 
+  // A truncated TIFF is an error, not an image with blank rows.
+  const std::vector<uint8_t> whole = read_bytes(tmp.file("rgb.tiff"));
+  write_bytes(tmp.file("cut.tif"), whole, whole.size() / 2);
+  CHECK_THROWS_WITH(read_image_rgb(tmp.file("cut.tif")), Catch::Contains(tmp.file("cut.tif") + ": "));
+  const std::vector<uint8_t> plain = read_bytes(tmp.file("gray.tif"));  // uncompressed strips
+  write_bytes(tmp.file("cut_plain.tif"), plain, plain.size() - 20);
+  CHECK_THROWS_WITH(read_image_gray(tmp.file("cut_plain.tif")), Catch::Contains(tmp.file("cut_plain.tif") + ": "));
+
   // A float map (what `--save_maps` writes) is not an image: refused with libtiff's reason.
   std::ofstream(tmp.file("text.tif")) << "II*\0 not really";
   CHECK_THROWS_WITH(read_image_rgb(tmp.file("text.tif")), Catch::Contains(tmp.file("text.tif") + ": "));

@@ -14,6 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-20}
+[[ "$seconds" =~ ^[0-9]+$ ]] || { echo "fuzz: SECONDS must be a number, got '$seconds' (tools/fuzz.sh [SECONDS] [TARGET ...])" >&2; exit 2; }
 shift || true
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(image mask tiff hdf5 cli)
@@ -64,7 +65,7 @@ for t in "${targets[@]}"; do
     grep -E "^stat::number_of_executed_units|^stat::peak_rss_mb|cov:" "build-fuzz/fuzz_$t.log" | tail -3
   else
     echo "fuzz $t: FAILED, input kept in $artifacts" >&2
-    grep -A40 -E "==ERROR|runtime error|Sanitizer|deadly signal|timeout|out-of-memory" "build-fuzz/fuzz_$t.log" | head -60 >&2
+    grep -A40 -E "==ERROR|runtime error|Sanitizer|deadly signal|timeout|out-of-memory" "build-fuzz/fuzz_$t.log" | head -60 >&2 || true
     status=1
   fi
 done

@@ -164,12 +164,31 @@ Recipe checkpoint_recipe(const std::string& path, const RecipeRequirement& requi
   return saved;
 }
 
+void check_dataset(const std::string& what, const std::string& data_dir, const std::string& category,
+                   const FolderDataset& folders) {
+  if (category.empty()) throw Error(what + " needs --category (the model's name)");
+  if (folders.normal_dir.empty()) {
+    if (data_dir.empty())
+      throw Error(what + " needs --data_dir (MVTec layout) or --normal_dir (your own folders)");
+    if (!folders.abnormal_dirs.empty() || !folders.mask_dir.empty() || !folders.normal_test_dir.empty() ||
+        folders.test_split > 0)
+      throw Error("--abnormal_dir, --mask_dir, --normal_test_dir and --test_split go with --normal_dir");
+    return;
+  }
+  if (!data_dir.empty()) throw Error("give --data_dir (MVTec layout) or --normal_dir (your own folders), not both");
+  if (folders.test_split > 0 && !folders.normal_test_dir.empty())
+    throw Error("give --normal_test_dir or --test_split, not both");
+}
+
+double held_out_fraction(const FolderDataset& folders) {
+  return folders.normal_dir.empty() || !folders.normal_test_dir.empty() ? 0.0 : folders.test_split;
+}
+
 std::vector<ImageRecord> scan_dataset(const std::string& what, const std::string& data_dir,
                                       const std::string& category, const FolderDataset& folders, uint64_t seed,
                                       Split split) {
-  if (category.empty()) throw Error(what + " needs --category (the model's name)");
+  check_dataset(what, data_dir, category, folders);
   if (!folders.normal_dir.empty()) return scan_folders(folders, seed, split);
-  if (data_dir.empty()) throw Error(what + " needs --data_dir (MVTec layout) or --normal_dir (your own folders)");
   return scan_split(data_dir, category, split);
 }
 

@@ -40,6 +40,13 @@ ImageSet load_with_progress(const std::string& what, const std::vector<ImageReco
                             const Preprocess& preprocess, bool with_masks, const Reporter& report);
 
 // The recipe of the checkpoint at `path`, after checking that the fields `require` names agree with it.
+// Refuses a run's dataset flags that do not go together: no --category, neither or both of --data_dir and
+// --normal_dir, folder flags without --normal_dir, --normal_test_dir with --test_split.
+void check_dataset(const std::string& what, const std::string& data_dir, const std::string& category,
+                   const FolderDataset& folders);
+// The fraction of normal_dir a folder dataset holds out for testing (0 for MVTec or --normal_test_dir).
+double held_out_fraction(const FolderDataset& folders);
+
 // The images of a run: the folder dataset when `folders.normal_dir` is set, else the MVTec layout under
 // <data_dir>/<category>. `what` names the command for the message when neither is given.
 std::vector<ImageRecord> scan_dataset(const std::string& what, const std::string& data_dir,

@@ -75,15 +75,23 @@ Json metrics_json(const TestConfig& config, const std::string& checkpoint, const
 
 TestResult test_model(const TestConfig& config, const ProgressCallback& progress, const TrainSummary* train) try {
   const Reporter report(progress);
-  if (config.category.empty()) throw Error("test needs --category (the model's name)");
+  check_dataset("test", config.data_dir, config.category, config.folders);
   const std::string model_folder = config.model_dir + "/" + config.category;
   const std::string checkpoint = model_folder + "/student.h5";
-  if (config.data_dir.empty() && config.folders.normal_dir.empty())
-    throw Error("test needs --data_dir (MVTec layout) or --normal_dir (your own folders)");
   const Recipe recipe = checkpoint_recipe(checkpoint, config.require);
-  // The checkpoint's seed: a folder dataset's test split is the one its training held out.
+  // A folder dataset's test split is the one its training held out: the checkpoint's seed and fraction (given
+  // again, the fraction must agree).
+  FolderDataset folders = config.folders;
+  if (!folders.normal_dir.empty() && folders.normal_test_dir.empty()) {
+    const double trained = read_checkpoint_info(checkpoint).test_split;
+    if (folders.test_split == 0) folders.test_split = trained;
+    if (folders.test_split != trained)
+      throw Error(checkpoint + ": checkpoint from another configuration: --test_split is " +
+                  std::to_string(folders.test_split) + " here but " + std::to_string(trained) +
+                  " in the checkpoint (its training held out other images)");
+  }
   const std::vector<ImageRecord> records =
-      scan_dataset("test", config.data_dir, config.category, config.folders, recipe.seed, Split::test);
+      scan_dataset("test", config.data_dir, config.category, folders, recipe.seed, Split::test);
   // Folder datasets may come without masks: then only the image-level metrics exist.
   const bool with_masks = std::any_of(records.begin(), records.end(), [](const ImageRecord& r) {
     return !r.mask_path.empty();

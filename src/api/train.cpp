@@ -68,9 +68,7 @@ bool file_exists(const std::string& path) {
 
 TrainSummary train(const TrainConfig& config, const ProgressCallback& progress) try {
   const Reporter report(progress);
-  if (config.category.empty()) throw Error("train needs --category (the model's name)");
-  if (config.data_dir.empty() && config.folders.normal_dir.empty())
-    throw Error("train needs --data_dir (MVTec layout) or --normal_dir (your own folders)");
+  check_dataset("train", config.data_dir, config.category, config.folders);
   if (config.checkpoint_every < 1) throw Error("--checkpoint_every must be at least 1");
   const Recipe& recipe = config.recipe;
   validate(recipe);
@@ -104,6 +102,10 @@ TrainSummary train(const TrainConfig& config, const ProgressCallback& progress) 
       throw Error(checkpoint + ": checkpoint from another configuration: category is " + config.category +
                   " here but " + saved.category + " in the checkpoint");
     require_same(checkpoint, recipe, saved.recipe, resume_fields());
+    if (saved.test_split != held_out_fraction(config.folders))
+      throw Error(checkpoint + ": checkpoint from another configuration: --test_split is " +
+                  std::to_string(held_out_fraction(config.folders)) + " here but " + std::to_string(saved.test_split) +
+                  " in the checkpoint");
     load_checkpoint(checkpoint, model, true);
     start_epoch = saved.epoch;
     saved_steps = saved.steps;
@@ -150,6 +152,7 @@ TrainSummary train(const TrainConfig& config, const ProgressCallback& progress) 
     info.steps = model.steps();
     info.category = config.category;
     info.teacher = teacher;
+    info.test_split = held_out_fraction(config.folders);
     save_checkpoint(checkpoint, model, info);
     last_saved = epochs_done;
   };

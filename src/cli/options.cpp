@@ -1,5 +1,6 @@
 #include "options.h"
 
+#include <filesystem>
 #include <functional>
 #include <sstream>
 #include <vector>
@@ -218,9 +219,11 @@ CommandLine parse_command_line(int argc, char** argv, std::string* help_text) {
   }
   if (c.category.empty() && !c.folders.normal_dir.empty()) {
     // The model of a folder dataset is named after its normal folder unless --category names it.
-    std::string dir = c.folders.normal_dir;
-    while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
-    c.category = dir.substr(dir.find_last_of('/') == std::string::npos ? 0 : dir.find_last_of('/') + 1);
+    std::filesystem::path dir = std::filesystem::path(c.folders.normal_dir).lexically_normal();
+    if (dir.filename().empty()) dir = dir.parent_path();  // "normal/" -> "normal"
+    c.category = dir.filename().string();
+    if (c.category.empty() || c.category == "." || c.category == "..")
+      throw UsageError("--normal_dir " + c.folders.normal_dir + " gives the model no name: add --category NAME");
   }
   if (c.command.empty()) throw UsageError("no command (train, test, predict, evaluate or synth)");
   if (!commands.count(c.command)) throw UsageError("unknown command '" + c.command + "'");

@@ -166,7 +166,8 @@ std::vector<fs::path> images_below(const fs::path& folder) {
        !ec && it != end; it.increment(ec)) {
     const std::string name = it->path().filename().string();
     if (!name.empty() && name[0] == '.') {
-      if (it->is_directory(ec)) it.disable_recursion_pending();  // hidden folders are skipped
+      std::error_code own;  // a hidden dangling link (an editor's lock file) must not end the listing
+      if (it->is_directory(own)) it.disable_recursion_pending();  // hidden folders are skipped
       continue;
     }
     if (!is_dir(it->path()) && is_image_name(it->path())) out.push_back(it->path());
@@ -206,6 +207,9 @@ std::vector<ImageRecord> normal_records(const fs::path& folder) {
 void add_folder_mask(ImageRecord& r, const fs::path& mask_dir) {
   fs::path mask = find_mask(mask_dir / r.defect_type, r.stem);
   if (mask.empty()) mask = find_mask(mask_dir, r.stem);
+  std::error_code ec;
+  if (!mask.empty() && fs::equivalent(mask, r.path, ec))
+    fail(r.path, "is its own mask: --mask_dir must not be an --abnormal_dir (or hold it as <defect type>/)");
   if (mask.empty())
     fail(r.path, "defect image has no mask (expected " + r.stem + "_mask or " + r.stem + " with an image extension (" +
                      kImageExtensions + ") in " + (mask_dir / r.defect_type).string() + " or " + mask_dir.string() +

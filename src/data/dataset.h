@@ -54,7 +54,9 @@ std::vector<ImageRecord> scan_split(const std::string& data_dir, const std::stri
 // (anomalous), each with its mask when mask_dir is given (a missing mask is then an error). The held-out images are
 // the round(test_split * n) with the smallest hash of (their path under normal_dir, seed), so adding images moves
 // few of them. Stems of nested normal images include their subfolders ("sub/a.png" -> "sub_a"), so output names
-// stay unique. Bad input throws naming the folder: missing or empty folders, a split that leaves no training or no
+// stay apart (not "sub_a.png" beside "sub/a.png", nor "a.png" beside "a.jpg": those share a result image). A mask
+// that is its image (--mask_dir the same folder as an --abnormal_dir) is refused; hidden files and folders are
+// skipped; symbolic links to folders inside normal_dir are not followed. Bad input throws naming the folder: missing or empty folders, a split that leaves no training or no
 // normal test image, a test set without normal or without defective images.
 std::vector<ImageRecord> scan_folders(const FolderDataset& dataset, uint64_t seed, Split split);
 

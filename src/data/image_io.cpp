@@ -50,6 +50,8 @@ constexpr int64_t kMaxImagePixels = 178956970;
 // to a truncated or corrupt file, which stb would otherwise decode as a large blank image.
 constexpr int64_t kMaxPixelsPerByte = 16384;
 
+// file_bytes 0: no bound from the file's size (TIFF: CCITT G4 or zstd strips of a blank page go far beyond stb's
+// ratios, and libtiff reports truncated strips itself).
 void check_pixels(const std::string& path, int width, int height, size_t file_bytes) {
   const int64_t pixels = int64_t(width) * int64_t(height);
   const std::string size = std::to_string(width) + "x" + std::to_string(height);
@@ -57,7 +59,7 @@ void check_pixels(const std::string& path, int width, int height, size_t file_by
   if (pixels > kMaxImagePixels)
     fail(path, "image is " + size + ", more than the " + std::to_string(kMaxImagePixels) +
                    " pixels stfpm decodes (a corrupt header or a decompression bomb?)");
-  if (pixels > kMaxPixelsPerByte * int64_t(file_bytes))
+  if (file_bytes > 0 && pixels > kMaxPixelsPerByte * int64_t(file_bytes))
     fail(path, "the header declares " + size + " pixels but the file has only " + std::to_string(file_bytes) +
                    " bytes (truncated or corrupt)");
 }
@@ -65,6 +67,12 @@ void check_pixels(const std::string& path, int width, int height, size_t file_by
 std::vector<uint8_t> read_bytes(const std::string& path) {
   File f = open_for_reading(path);
   std::vector<uint8_t> bytes;
+  if (std::fseek(f.get(), 0, SEEK_END) == 0) {  // refuse a huge file before reading it (pipes cannot seek)
+    const long size = std::ftell(f.get());
+    if (size > long(INT32_MAX)) fail(path, "image file larger than 2 GiB");
+    if (size > 0) bytes.reserve(size_t(size));
+    std::rewind(f.get());
+  }
   uint8_t chunk[65536];
   for (size_t n; (n = std::fread(chunk, 1, sizeof chunk, f.get())) > 0;) {
     bytes.insert(bytes.end(), chunk, chunk + n);
@@ -168,9 +176,9 @@ std::vector<uint8_t> read_image_file(const std::string& path) {
 }
 
 // TIFF, which stb does not read, through libtiff.
-Image8 decode_tiff(const std::string& path, size_t file_bytes) {
+Image8 decode_tiff(const std::string& path) {
   const TiffImageInfo info = tiff_image_info(path);
-  check_pixels(path, info.width, info.height, file_bytes);
+  check_pixels(path, info.width, info.height, 0);
   Image8 img;
   img.width = info.width;
   img.height = info.height;
@@ -181,7 +189,7 @@ Image8 decode_tiff(const std::string& path, size_t file_bytes) {
 
 Image8 decode(const std::string& path) {
   const std::vector<uint8_t> bytes = read_image_file(path);
-  if (is_tiff_data(bytes.data(), bytes.size())) return decode_tiff(path, bytes.size());
+  if (is_tiff_data(bytes.data(), bytes.size())) return decode_tiff(path);
   const int size = int(bytes.size());
   int w = 0, h = 0, n = 0;
   if (stbi_info_from_memory(bytes.data(), size, &w, &h, &n)) check_pixels(path, w, h, bytes.size());
@@ -215,7 +223,7 @@ ImageInfo probe_image(const std::string& path) {
   ImageInfo info;
   if (is_tiff_data(bytes.data(), bytes.size())) {
     const TiffImageInfo t = tiff_image_info(path);
-    check_pixels(path, t.width, t.height, bytes.size());
+    check_pixels(path, t.width, t.height, 0);
     info.width = t.width;
     info.height = t.height;
     info.channels = std::min(t.samples, 4);

@@ -174,7 +174,8 @@ std::vector<unsigned char> read_tiff_rgba8(const std::string& path) {
   if (w == 0 || h == 0 || !TIFFRGBAImageOK(tif.get(), why))
     fail(path, std::string("cannot decode TIFF image (") + (why[0] ? why : "empty image") + ")");
   std::vector<uint32_t> pixels(size_t(w) * h);
-  if (!TIFFReadRGBAImageOriented(tif.get(), w, h, pixels.data(), ORIENTATION_TOPLEFT, 0))
+  // stop_on_error: otherwise a truncated strip leaves rows of zeros and the call still succeeds.
+  if (!TIFFReadRGBAImageOriented(tif.get(), w, h, pixels.data(), ORIENTATION_TOPLEFT, 1) || !message.empty())
     fail(path, "cannot decode TIFF image (" + reason(message, "truncated or corrupt data") + ")");
   std::vector<unsigned char> rgba(pixels.size() * 4);
   for (size_t i = 0; i < pixels.size(); ++i) {

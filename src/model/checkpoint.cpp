@@ -27,6 +27,7 @@ void save_checkpoint(const std::string& path, StfpmModel& model, const Checkpoin
   out.set_attr("steps", int64_t(info.steps));
   out.set_attr("category", info.category);
   out.set_attr("teacher", info.teacher);
+  out.set_attr("test_split", info.test_split);
   write_recipe(out, info.recipe);
   out.commit();
 }
@@ -51,6 +52,7 @@ CheckpointInfo read_checkpoint_info(const std::string& path) {
   i.steps = long(in.attr_int("steps"));
   i.category = in.attr_string("category");
   i.teacher = in.attr_string("teacher");
+  if (in.has_attr("test_split")) i.test_split = in.attr_double("test_split");  // older checkpoints: none
   return i;
 }
 

@@ -20,6 +20,7 @@ struct CheckpointInfo {
   int epoch = 0;   // epochs completed
   long steps = 0;  // SGD steps taken
   std::string category, teacher;
+  double test_split = 0;  // a folder dataset's --test_split (0: none), so `test` holds out the same images
   int version = 2;
 };
 
