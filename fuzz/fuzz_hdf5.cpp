@@ -65,9 +65,4 @@ void stfpm_fuzz::run_hdf5(const uint8_t* data, size_t size) {
   attempt([&] { read_everything(H5Reader(file.path())); });
 }
 
-#ifdef STFPM_FUZZ_MAIN
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  stfpm_fuzz::run_hdf5(data, size);
-  return 0;
-}
-#endif
+STFPM_FUZZ_ENTRY(run_hdf5)

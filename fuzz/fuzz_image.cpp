@@ -32,9 +32,4 @@ void stfpm_fuzz::run_image(const uint8_t* data, size_t size) {
   }
 }
 
-#ifdef STFPM_FUZZ_MAIN
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  stfpm_fuzz::run_image(data, size);
-  return 0;
-}
-#endif
+STFPM_FUZZ_ENTRY(run_image)

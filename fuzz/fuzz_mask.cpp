@@ -31,9 +31,4 @@ void stfpm_fuzz::run_mask(const uint8_t* data, size_t size) {
   }
 }
 
-#ifdef STFPM_FUZZ_MAIN
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  stfpm_fuzz::run_mask(data, size);
-  return 0;
-}
-#endif
+STFPM_FUZZ_ENTRY(run_mask)

@@ -16,3 +16,14 @@ void run_hdf5(const uint8_t* data, size_t size);   // checkpoints and the tensor
 void run_cli(const uint8_t* data, size_t size);    // the command-line parser
 
 }  // namespace stfpm_fuzz
+
+// The libFuzzer entry point of a target program, calling its body.
+#ifdef STFPM_FUZZ_MAIN
+#define STFPM_FUZZ_ENTRY(body)                                                  \
+  extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) { \
+    stfpm_fuzz::body(data, size);                                               \
+    return 0;                                                                   \
+  }
+#else
+#define STFPM_FUZZ_ENTRY(body)
+#endif

@@ -20,9 +20,4 @@ void stfpm_fuzz::run_tiff(const uint8_t* data, size_t size) {
   }
 }
 
-#ifdef STFPM_FUZZ_MAIN
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  stfpm_fuzz::run_tiff(data, size);
-  return 0;
-}
-#endif
+STFPM_FUZZ_ENTRY(run_tiff)

@@ -2,7 +2,8 @@
 """Writes the fuzz targets' seed corpora into fuzz/corpus/<target>/: small valid (and nearly valid) inputs of each
 format, so that the fuzzers start from files that reach deep into the loaders. Run with Debian's /usr/bin/python3
 (python3-pil, python3-h5py, python3-numpy); the output is committed, so this is needed only to change the seeds.
-Every image/mask seed starts with the target's parameter bytes (see fuzz_image.cpp, fuzz_mask.cpp)."""
+Every image/mask seed starts with the target's parameter bytes (see fuzz_image.cpp, fuzz_mask.cpp). The HDF5 seeds
+have no .h5 extension: they are fuzz inputs, not model files."""
 import io
 import os
 import struct
@@ -163,10 +164,10 @@ def checkpoint(f, version=2, conv1=np.float32, tensors=True):
 
 
 def hdf5s():
-    hdf5("checkpoint_v2.h5", checkpoint)
-    hdf5("checkpoint_v1.h5", lambda f: checkpoint(f, version=1, tensors=False))
-    hdf5("checkpoint_float64.h5", lambda f: checkpoint(f, conv1=np.float64, tensors=False))
-    hdf5("checkpoint_int32.h5", lambda f: checkpoint(f, conv1=np.int32, tensors=False))
+    hdf5("checkpoint_v2", checkpoint)
+    hdf5("checkpoint_v1", lambda f: checkpoint(f, version=1, tensors=False))
+    hdf5("checkpoint_float64", lambda f: checkpoint(f, conv1=np.float64, tensors=False))
+    hdf5("checkpoint_int32", lambda f: checkpoint(f, conv1=np.int32, tensors=False))
 
     def small(f):
         f["x"] = np.arange(12, dtype=np.float32).reshape(3, 4)
@@ -174,12 +175,12 @@ def hdf5s():
         f.attrs["format"] = np.bytes_("other")
         f.attrs["epoch"] = np.array([1, 2], np.int32)
         f.attrs["category"] = "variable-length string"
-    hdf5("small.h5", small)
+    hdf5("small", small)
 
     def nan(f):
         f["conv1.weight"] = np.full((64, 3, 7, 7), np.nan, np.float32)
         f["conv1.weight"][0, 0, 0, 0] = 0.0
-    hdf5("nan.h5", nan)
+    hdf5("nan", nan)
 
 
 def command_lines():
