@@ -65,6 +65,15 @@ TEST_CASE("cli: usage errors exit 2 with the offending flag", "[cli][bad-input]"
   r = run("train --data_dir /nonexistent --category x --std 1e-40,1,1");
   CHECK(r.status == 1);
   CHECK_THAT(r.output, Catch::Contains("normalized pixels would overflow"));
+  r = run("train --data_dir d --category c --max_fpr 0.01");
+  CHECK(r.status == 2);
+  CHECK_THAT(r.output, Catch::Contains("add --val_split F"));
+  r = run("train --data_dir d --category c --val_split 0.2 --max_fpr 0.01 --val_quantile 0.99");
+  CHECK(r.status == 2);
+  CHECK_THAT(r.output, Catch::Contains("give --val_quantile or --max_fpr, not both"));
+  r = run("train --data_dir d --category c --val_split 1.5");
+  CHECK(r.status == 2);
+  CHECK_THAT(r.output, Catch::Contains("--val_split must be between 0 and 1, got 1.5"));
   r = run("train --help");
   CHECK(r.status == 0);
   CHECK_THAT(r.output, Catch::Contains("--data_dir DIR") && Catch::Contains("--epochs N"));
@@ -134,4 +143,23 @@ TEST_CASE("cli: checkpoints from another configuration, resume without one, NaN 
   CHECK(r.status == 1);
   CHECK_THAT(r.output, Catch::Contains("the loss is") && Catch::Contains("training stopped"));
   CHECK(H5Reader(checkpoint).read_floats("conv1.weight") == before);
+}
+
+TEST_CASE("cli: train --val_split prints the validation threshold, and test and predict apply it", "[cli]") {
+  STFPM_SKIP_UNLESS(test::path_exists(teacher_file()), "no teacher in ../shared/weights");
+  const test::TempDir tmp("cli_val_split");
+  const std::string root = tmp.path.string();
+  const std::string flags = make_data(root);
+  Result r = run("train " + flags + " --epochs 1 --no_images --val_split 0.3 --max_fpr 0");
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  CHECK_THAT(r.output, Catch::Contains("validation threshold") &&
+                           Catch::Contains("max FPR 0 of 2 held-out normal images") &&
+                           Catch::Contains("decision threshold") && Catch::Contains("fitted on the test set"));
+  r = run("predict " + flags + " --no_images --images " + root + "/data/synthetic/test/good");
+  REQUIRE(r.status == 0);
+  CHECK_THAT(r.output, Catch::Contains("(validation: max FPR 0 of 2 held-out normal images)"));
+  r = run("predict " + flags + " --no_images --threshold 0.5 --images " + root + "/data/synthetic/test/good");
+  REQUIRE(r.status == 0);
+  CHECK_THAT(r.output, Catch::Contains("at threshold 0.5 (--threshold)"));
 }

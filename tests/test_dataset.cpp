@@ -393,3 +393,51 @@ TEST_CASE("dataset: folder datasets (normal, abnormal and mask folders, a seeded
   none.normal_dir = (root / "empty").string();
   CHECK_THROWS_WITH(scan_folders(none, 0, Split::train), Catch::Contains("no images"));
 }
+
+TEST_CASE("dataset: --val_split holds out a seeded fraction of the training images, apart from --test_split",
+          "[data][dataset]") {
+  std::vector<ImageRecord> records;
+  for (int i = 0; i < 40; ++i) {
+    ImageRecord r;
+    r.stem = (i < 10 ? "00" : "0") + std::to_string(i);
+    r.path = "train/good/" + r.stem + ".png";
+    records.push_back(r);
+  }
+  const ValidationSplit split = split_validation(records, 0.2, 0);
+  CHECK(split.validation.size() == 8);
+  CHECK(split.train.size() == 32);
+  // A partition of the records, in their order, the same again for the same seed.
+  std::vector<std::string> all = stems(split.train), held = stems(split.validation);
+  all.insert(all.end(), held.begin(), held.end());
+  std::sort(all.begin(), all.end());
+  CHECK(all == stems(records));
+  CHECK(std::is_sorted(held.begin(), held.end()));
+  CHECK(stems(split_validation(records, 0.2, 0).validation) == held);
+  CHECK(stems(split_validation(records, 0.2, 7).validation) != held);
+  // Not the images a test split with the same seed would take (the validation seed is salted).
+  std::vector<std::string> keys;
+  for (const ImageRecord& r : records) keys.push_back(r.stem);
+  const std::vector<bool> test_like = hash_split(keys, 0.2, 0);
+  std::vector<std::string> test_stems;
+  for (size_t i = 0; i < records.size(); ++i)
+    if (test_like[i]) test_stems.push_back("/" + records[i].stem);  // as stems() writes them
+  CHECK(test_stems != held);
+  // Adding images moves few of the held-out ones: the 8 smallest hashes of 40 stay among the 9 of 45.
+  std::vector<ImageRecord> more = records;
+  for (int i = 40; i < 45; ++i) {
+    ImageRecord r;
+    r.stem = "0" + std::to_string(i);
+    more.push_back(r);
+  }
+  const std::vector<std::string> held_more = stems(split_validation(more, 0.2, 0).validation);
+  CHECK(held_more.size() == 9);
+  size_t kept = 0;
+  for (const std::string& s : held) kept += std::count(held_more.begin(), held_more.end(), s);
+  CHECK(kept >= 7);
+
+  CHECK(split_validation(records, 0, 0).validation.empty());
+  CHECK(split_validation(records, 0.001, 0).validation.size() == 1);  // at least one when asked for
+  CHECK_THROWS_WITH(split_validation(std::vector<ImageRecord>(records.begin(), records.begin() + 1), 0.5, 0),
+                    Catch::Contains("leaves none for training"));
+  CHECK_THROWS_WITH(split_validation(records, 1.0, 0), Catch::Contains("--val_split must be in [0, 1)"));
+}

@@ -13,8 +13,10 @@
 
 #include <stfpm/stfpm.h>
 
+#include "data/dataset.h"
 #include "data/synthetic.h"
 #include "io/hdf5_io.h"
+#include "model/checkpoint.h"
 #include "test_util.h"
 
 using namespace stfpm;
@@ -205,6 +207,107 @@ TEST_CASE("end to end: folder datasets with masks, without masks (image metrics 
   TrainConfig stray = synthetic_run(root, 1);
   stray.folders.mask_dir = root + "/abnormal";
   CHECK_THROWS_WITH(train(stray), Catch::Contains("go with --normal_dir"));
+}
+
+TEST_CASE("end to end: --val_split chooses the threshold on held-out normal images for test, predict and the Detector",
+          "[e2e]") {
+  STFPM_SKIP_UNLESS(test::path_exists(teacher_file()), "no teacher in ../shared/weights");
+  const test::TempDir tmp("val_split");
+  const std::string root = tmp.path.string();
+  write_dataset(root);
+  const std::string syn = root + "/data/synthetic";
+  std::filesystem::create_directories(root + "/abnormal");
+  for (const char* type : {"hole", "scratch", "spot"})
+    std::filesystem::create_directory_symlink(syn + "/test/" + type, root + "/abnormal/" + type);
+  TrainConfig config = synthetic_run(root, 3);
+  config.data_dir.clear();
+  config.category = "val";
+  config.folders.normal_dir = syn + "/train/good";
+  config.folders.normal_test_dir = syn + "/test/good";
+  config.folders.abnormal_dirs = {root + "/abnormal"};
+  config.folders.mask_dir = syn + "/ground_truth";
+  config.val_split = 0.2;
+  const TrainSummary summary = train(config);
+  REQUIRE(std::isfinite(summary.validation_threshold));
+  CHECK(summary.validation_rule == "the 99.5th percentile of 8 held-out normal images");
+  // 32 of the 40 images trained: one step of 32 per epoch (all 40 would take two).
+  const std::string model_folder = root + "/models/val";
+  CHECK(read_checkpoint_info(model_folder + "/student.h5").steps == 3);
+
+  // The oracle: the held-out images scored by a Detector, and numpy.quantile's linear rule by hand.
+  const ValidationSplit split =
+      split_validation(scan_folders(config.folders, config.recipe.seed, Split::train), 0.2, config.recipe.seed);
+  REQUIRE(split.validation.size() == 8);
+  std::vector<std::string> held;
+  for (const ImageRecord& r : split.validation) held.push_back(r.path);
+  Detector detector = Detector::load(model_folder, config.runtime, 8);
+  std::vector<float> scores;
+  for (const Prediction& p : detector.predict_files(held)) scores.push_back(p.score);
+  std::sort(scores.begin(), scores.end());
+  const double h = 0.995 * 7;  // position in the 8 sorted scores
+  CHECK(summary.validation_threshold == Approx(scores[6] + (h - 6) * (scores[7] - scores[6])).epsilon(1e-6));
+  CHECK(detector.image_threshold() == summary.validation_threshold);
+  CHECK(detector.pixel_threshold() == summary.validation_threshold);
+  CHECK(detector.threshold_source() == "validation: " + summary.validation_rule);
+
+  // test applies it (the F1-optimal one is reported, marked as fitted on the test set); so do predict and a
+  // Detector loaded after test.
+  TestConfig test = test_of(config);
+  test.folders = config.folders;
+  const TestResult result = test_model(test, nullptr, &summary);
+  CHECK(result.pixel_auroc >= 0.9);
+  CHECK(result.decision_threshold == summary.validation_threshold);
+  CHECK(result.threshold_source.rfind("validation: ", 0) == 0);
+  const std::string metrics = read_text(root + "/results/val/metrics.json");
+  INFO(metrics);
+  CHECK(metrics.find("\"fitted_on\": \"test set\"") != std::string::npos);
+  CHECK(metrics.find("\"rule\": \"the 99.5th percentile\"") != std::string::npos);
+  CHECK(json_number(metrics, "image_threshold") == Approx(summary.validation_threshold).epsilon(1e-9));
+  std::istringstream csv(read_text(root + "/results/val/scores.csv"));
+  std::string line;
+  std::getline(csv, line);
+  int rows = 0, flagged = 0;
+  while (std::getline(csv, line)) {
+    std::vector<std::string> f;
+    std::stringstream fields(line);
+    for (std::string v; std::getline(fields, v, ',');) f.push_back(v);
+    REQUIRE(f.size() == 6);  // path,defect_type,label,score,predicted,normalized_score
+    CHECK((std::stod(f[3]) >= summary.validation_threshold) == (f[4] == "1"));
+    ++rows;
+    flagged += f[4] == "1";
+  }
+  CHECK(rows == 32);
+  CHECK(flagged > 0);
+  CHECK(json_number(metrics, "test_false_positives") >= 0);
+  PredictConfig predict;
+  predict.images = syn + "/test/good";
+  predict.category = "val";
+  predict.model_dir = config.model_dir;
+  predict.results_dir = config.results_dir;
+  predict.runtime = config.runtime;
+  CHECK(predict_images(predict).threshold == summary.validation_threshold);
+  CHECK(Detector::load(model_folder, config.runtime).image_threshold() == summary.validation_threshold);
+
+  // --max_fpr on the finished checkpoint: nothing to train, the threshold is chosen again, flagging 1 of 8.
+  TrainConfig fpr = config;
+  fpr.resume = true;
+  fpr.max_fpr = 0.125;
+  const TrainSummary refit = train(fpr);
+  CHECK_FALSE(refit.trained);
+  CHECK(refit.validation_threshold == double(std::nextafter(scores[6], INFINITY)));
+  CHECK(refit.validation_rule == "max FPR 0.125 of 8 held-out normal images");
+  CHECK(Detector::load(model_folder, config.runtime).image_threshold() == refit.validation_threshold);
+  // Resuming with another split is refused; retraining without one removes the thresholds of the old weights.
+  fpr.val_split = 0.3;
+  CHECK_THROWS_WITH(train(fpr), Catch::Contains("--val_split is 0.300000 here but 0.200000"));
+  TrainConfig plain = config;
+  plain.val_split = 0;
+  plain.recipe.epochs = 1;
+  CHECK(std::isnan(train(plain).validation_threshold));
+  CHECK_FALSE(test::path_exists(model_folder + "/validation.h5"));
+  CHECK_FALSE(test::path_exists(model_folder + "/thresholds.h5"));
+  CHECK(std::isnan(Detector::load(model_folder, config.runtime).image_threshold()));
+  CHECK_THROWS_WITH(predict_images(predict), Catch::Contains("train with --val_split"));
 }
 
 TEST_CASE("end to end: --resume after 1 epoch equals an uninterrupted 2-epoch run", "[e2e]") {

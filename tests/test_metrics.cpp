@@ -264,3 +264,33 @@ TEST_CASE("metrics: degenerate maps give NaN, bad masks and NaN scores a clear e
                     Catch::Contains("evaluate: NaN score in image 0 at (y 0, x 4)"));
   CHECK_THROWS_WITH(pro_curve(maps.data(), masks.data(), 2, 0, 5), Catch::Contains("bad map shape (2, 0, 5)"));
 }
+
+TEST_CASE("metrics: validation thresholds are numpy's linear quantile or the lowest one within a false-positive rate",
+          "[metrics]") {
+  // numpy.quantile(x, q) of these, computed with numpy 1.24.
+  CHECK(quantile_threshold({5, 1, 4, 2, 3}, 0.995) == Approx(4.98).epsilon(1e-12));
+  CHECK(quantile_threshold({4, 1, 3, 2}, 0.75) == Approx(3.25).epsilon(1e-12));
+  CHECK(quantile_threshold({3, 1, 2}, 0.5) == 2.0);
+  CHECK(quantile_threshold({3, 1, 2}, 0.0) == 1.0);
+  CHECK(quantile_threshold({3, 1, 2}, 1.0) == 3.0);
+  CHECK(quantile_threshold({7}, 0.995) == 7.0);
+  CHECK(quantile_threshold({2, 2, 2, 9}, 0.5) == 2.0);
+
+  const std::vector<float> ten{3, 1, 4, 10, 5, 9, 2, 6, 8, 7};
+  auto flagged = [&](double t) { return std::count_if(ten.begin(), ten.end(), [&](float s) { return s >= t; }); };
+  // At most floor(max_fpr * n) flagged, and the next float down would flag one more.
+  for (const auto& [fpr, allowed] : std::vector<std::pair<double, long>>{{0.0, 0}, {0.1, 1}, {0.25, 2}, {0.95, 9}}) {
+    const double t = max_fpr_threshold(ten, fpr);
+    INFO("max_fpr " << fpr);
+    CHECK(flagged(t) == allowed);
+    CHECK(flagged(std::nextafter(float(t), -INFINITY)) == allowed + 1);
+  }
+  CHECK(max_fpr_threshold(ten, 0.1) == double(std::nextafter(9.0f, INFINITY)));
+  // Ties cannot be split: three equal top scores and room for two false positives flag none.
+  CHECK(max_fpr_threshold({5, 5, 5, 1}, 0.5) == double(std::nextafter(5.0f, INFINITY)));
+
+  CHECK_THROWS_WITH(quantile_threshold({}, 0.5), Catch::Contains("no validation scores"));
+  CHECK_THROWS_WITH(quantile_threshold({1, NAN}, 0.5), Catch::Contains("validation score 1 is NaN"));
+  CHECK_THROWS_WITH(quantile_threshold({1}, 1.5), Catch::Contains("quantile must be in [0, 1]"));
+  CHECK_THROWS_WITH(max_fpr_threshold({1}, 1.0), Catch::Contains("max_fpr must be in [0, 1)"));
+}

@@ -14,6 +14,8 @@
 #include "data/image_io.h"
 #include "core/files.h"
 #include "io/json.h"
+#include "eval/metrics.h"
+#include "io/html_report.h"
 #include "io/report.h"
 #include "test_util.h"
 
@@ -294,4 +296,49 @@ TEST_CASE("result image: panel layout, blending, outlines, PNG written with fold
   CHECK(back.data == out.data);
   const std::string blocked = blocked_path(dir, "x.png");
   CHECK_THROWS_WITH(write_result_image(blocked, in, style), Catch::Contains(blocked));
+}
+
+TEST_CASE("report.html: misjudged images first, names escaped, paths encoded, no script, ROC curve steps",
+          "[report][html]") {
+  HtmlReport r;
+  r.title = "bottle <1>";
+  r.facts = {{"image ROC-AUC", "0.9&"}};
+  r.threshold = 0.5;
+  r.roc = HtmlCurve{{0, 0.5, 1}, {0, 1, 1}};
+  auto row = [](const std::string& name, int label, float score) {
+    HtmlReportRow x;
+    x.name = name;
+    x.label = label;
+    x.score = score;
+    x.predicted = score >= 0.5f;
+    x.image = "images/" + name + ".png";
+    return x;
+  };
+  // TN 0.1, TP 0.9, FN 0.4, FP 0.7, TP 0.6: shown FP, FN, then TP by score, then TN.
+  r.rows = {row("good/tn", 0, 0.1f), row("crack/tp_low", 1, 0.6f), row("crack/fn", 1, 0.4f),
+            row("good/fp #1", 0, 0.7f), row("crack/tp", 1, 0.9f)};
+  const std::string page = html_report(r);
+  std::vector<size_t> at;
+  for (const char* name : {"good/fp #1", "crack/fn", "crack/tp", "crack/tp_low", "good/tn"}) {
+    at.push_back(page.find(std::string("<td>") + name + "</td>"));
+    CHECK(at.back() != std::string::npos);
+  }
+  CHECK(std::is_sorted(at.begin(), at.end()));
+  CHECK(page.find("images/good/fp%20%231.png") != std::string::npos);
+  CHECK(page.find("stfpm report: bottle &lt;1&gt;") != std::string::npos);
+  CHECK(page.find("0.9&amp;") != std::string::npos);
+  CHECK(page.find("<script") == std::string::npos);
+  CHECK(page.find("id=\"roc\"") != std::string::npos);
+  CHECK(page.find("id=\"pro\"") == std::string::npos);  // no PRO curve given (no masks): no plot
+  CHECK(page.find("id=\"histogram\"") != std::string::npos);
+  CHECK(page.find("2 misjudged") != std::string::npos);
+
+  // roc_curve: one point per distinct score, ties one step, from (0, 0) to (1, 1).
+  const float scores[] = {0.9f, 0.8f, 0.8f, 0.3f, 0.1f};
+  const uint8_t labels[] = {1, 1, 0, 0, 1};
+  const RocCurve c = roc_curve(scores, labels, 5);
+  CHECK(c.fpr == std::vector<double>{0, 0, 0.5, 1, 1});
+  CHECK(c.tpr == std::vector<double>{0, 1.0 / 3, 2.0 / 3, 2.0 / 3, 1});
+  const uint8_t one_class[] = {1, 1, 1, 1, 1};
+  CHECK(roc_curve(scores, one_class, 5).fpr.empty());
 }

@@ -24,7 +24,8 @@ struct Detector::Impl {
   std::string teacher;
   CheckpointInfo info;
   double image_threshold = NAN, pixel_threshold = NAN;
-  double image_score_min = NAN, image_score_max = NAN;  // the test run's, for normalized scores
+  std::string threshold_source;
+  double image_score_min = NAN, image_score_max = NAN;  // the test run's (or validation's), for normalized scores
   std::unique_ptr<Backend> backend;
   std::unique_ptr<StfpmModel> model;
   Preprocess preprocess;
@@ -127,15 +128,12 @@ Detector Detector::load(const std::string& model_folder, const Runtime& runtime,
   const std::string checkpoint = model_folder + "/student.h5";
   impl->info = read_checkpoint_info(checkpoint);
   const Recipe& recipe = impl->info.recipe;
-  const std::string calibration = model_folder + "/thresholds.h5";
-  if (std::FILE* f = std::fopen(calibration.c_str(), "rb")) {
-    std::fclose(f);
-    const Calibration cal = load_calibration(calibration, int(recipe.layers.size()));
-    impl->image_threshold = cal.image_threshold;
-    impl->pixel_threshold = cal.pixel_threshold;
-    impl->image_score_min = cal.image_score_min;
-    impl->image_score_max = cal.image_score_max;
-  }
+  const Calibration cal = load_model_calibration(model_folder, int(recipe.layers.size()), impl->info.steps, false);
+  impl->image_threshold = cal.image_threshold;
+  impl->pixel_threshold = cal.pixel_threshold;
+  impl->threshold_source = cal.source;
+  impl->image_score_min = cal.image_score_min;
+  impl->image_score_max = cal.image_score_max;
   impl->teacher = find_teacher(runtime.teacher, model_folder);
   impl->preprocess = preprocess_of(recipe);
   const Reporter silent(nullptr);
@@ -180,6 +178,7 @@ const Recipe& Detector::recipe() const { return impl_->info.recipe; }
 int Detector::epochs_trained() const { return impl_->info.epoch; }
 double Detector::image_threshold() const { return impl_->image_threshold; }
 double Detector::pixel_threshold() const { return impl_->pixel_threshold; }
+std::string Detector::threshold_source() const { return impl_->threshold_source; }
 std::string Detector::device() const { return impl_->backend->describe(); }
 std::string Detector::teacher() const { return impl_->teacher; }
 

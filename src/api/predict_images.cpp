@@ -1,5 +1,5 @@
 // `stfpm predict`: a trained student on new images without ground truth. For each image: the anomaly map, the
-// image score, and the decision score >= threshold (--threshold, or the F1-optimal image threshold `test` saved),
+// image score, and the decision score >= threshold (--threshold, or the model's: load_model_calibration),
 // printed and written to <results>/<category>/predict/predictions.csv, with heatmap result images (predicted
 // regions outlined at the saved pixel threshold) and, with --save_maps, float TIFF maps at the original size.
 #include <cmath>
@@ -28,17 +28,13 @@ PredictReport predict_images(const PredictConfig& config, const ProgressCallback
   const std::string out_dir = config.results_dir + "/" + config.category + "/predict";
   ensure_writable_dir(out_dir);
   const int levels = int(recipe.layers.size());
-  const std::string calibration = model_folder + "/thresholds.h5";
-  Calibration cal;
-  if (std::isnan(config.threshold)) {
-    cal = load_calibration(calibration, levels);
-  } else {
-    try {  // the heatmap ranges and pixel threshold are welcome but optional with --threshold
-      cal = load_calibration(calibration, levels);
-    } catch (const std::exception&) {
-      cal = Calibration{};
-    }
+  // The model's decision thresholds; with --threshold they are optional (the heatmap ranges and the pixel
+  // threshold are welcome), and the image threshold is the given one.
+  Calibration cal = load_model_calibration(model_folder, levels, read_checkpoint_info(checkpoint).steps,
+                                           std::isnan(config.threshold));
+  if (!std::isnan(config.threshold)) {
     cal.image_threshold = config.threshold;
+    cal.source = "--threshold";
   }
   const std::string teacher = find_teacher(config.runtime.teacher, model_folder);
 
@@ -57,6 +53,7 @@ PredictReport predict_images(const PredictConfig& config, const ProgressCallback
   for (const ImageRecord& r : images.records) ++stem_count[r.stem];
   PredictReport out;
   out.threshold = cal.image_threshold;
+  out.threshold_source = cal.source;
   out.folder = out_dir;
   std::vector<std::vector<std::string>> rows;
   std::vector<std::string> image_paths;

@@ -12,6 +12,36 @@
 
 namespace stfpm {
 
+namespace {
+
+void write_ranges(H5Writer& out, const HeatRanges& ranges) {
+  std::vector<double> lo, hi;
+  for (const HeatRange& h : ranges.levels) lo.push_back(h.lo), hi.push_back(h.hi);
+  lo.push_back(ranges.combined.lo);
+  hi.push_back(ranges.combined.hi);
+  out.write("heat_range_lo", Shape{int64_t(lo.size())}, lo.data());
+  out.write("heat_range_hi", Shape{int64_t(hi.size())}, hi.data());
+}
+
+HeatRanges read_ranges(const H5Reader& in, const std::string& path, int levels) {
+  const std::vector<double> lo = in.read_doubles("heat_range_lo"), hi = in.read_doubles("heat_range_hi");
+  if (lo.size() != size_t(levels) + 1 || hi.size() != lo.size())
+    throw std::runtime_error(path + ": heatmap ranges for " + std::to_string(int(lo.size()) - 1) +
+                             " levels, the model uses " + std::to_string(levels));
+  HeatRanges r;
+  for (int l = 0; l < levels; ++l) r.levels.push_back(HeatRange{float(lo[size_t(l)]), float(hi[size_t(l)])});
+  r.combined = HeatRange{float(lo.back()), float(hi.back())};
+  return r;
+}
+
+bool is_file(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f) std::fclose(f);
+  return f != nullptr;
+}
+
+}  // namespace
+
 HeatRanges heat_ranges_of(const AnomalyMaps& maps) {
   HeatRanges r;
   const size_t n = size_t(maps.count) * maps.size * maps.size;
@@ -37,12 +67,7 @@ void save_calibration(const std::string& path, const Evaluation& ev, const std::
   }
   out.set_attr("mask_rule", std::string(mask_rule_name(ev.rule)));
   out.set_attr("epoch", int64_t(epoch));
-  std::vector<double> lo, hi;
-  for (const HeatRange& h : ranges.levels) lo.push_back(h.lo), hi.push_back(h.hi);
-  lo.push_back(ranges.combined.lo);
-  hi.push_back(ranges.combined.hi);
-  out.write("heat_range_lo", Shape{int64_t(lo.size())}, lo.data());
-  out.write("heat_range_hi", Shape{int64_t(hi.size())}, hi.data());
+  write_ranges(out, ranges);
   out.commit();
 }
 
@@ -60,12 +85,59 @@ Calibration load_calibration(const std::string& path, int levels) {
   }
   c.mask_rule = in.attr_string("mask_rule");
   c.epoch = int(in.attr_int("epoch"));
-  const std::vector<double> lo = in.read_doubles("heat_range_lo"), hi = in.read_doubles("heat_range_hi");
-  if (lo.size() != size_t(levels) + 1 || hi.size() != lo.size())
-    throw std::runtime_error(path + ": heatmap ranges for " + std::to_string(int(lo.size()) - 1) +
-                             " levels, the model uses " + std::to_string(levels));
-  for (int l = 0; l < levels; ++l) c.ranges.levels.push_back(HeatRange{float(lo[size_t(l)]), float(hi[size_t(l)])});
-  c.ranges.combined = HeatRange{float(lo.back()), float(hi.back())};
+  c.ranges = read_ranges(in, path, levels);
+  return c;
+}
+
+std::string ValidationCalibration::describe() const {
+  return rule + " of " + std::to_string(images) + " held-out normal image" + (images == 1 ? "" : "s");
+}
+
+void save_validation(const std::string& path, const ValidationCalibration& v) {
+  H5Writer out(path);
+  out.set_attr("threshold", v.threshold);
+  out.set_attr("rule", v.rule);
+  out.set_attr("images", int64_t(v.images));
+  out.set_attr("image_score_min", v.score_min);
+  out.set_attr("image_score_max", v.score_max);
+  out.set_attr("steps", int64_t(v.steps));
+  write_ranges(out, v.ranges);
+  out.commit();
+}
+
+ValidationCalibration load_validation(const std::string& path, int levels, long steps) {
+  ValidationCalibration v;
+  if (!is_file(path)) return v;
+  const H5Reader in(path);
+  if (in.attr_int("steps") != steps) return v;  // made for other weights
+  v.steps = steps;
+  v.threshold = in.attr_double("threshold");
+  v.rule = in.attr_string("rule");
+  v.images = int(in.attr_int("images"));
+  v.score_min = in.attr_double("image_score_min");
+  v.score_max = in.attr_double("image_score_max");
+  v.ranges = read_ranges(in, path, levels);
+  return v;
+}
+
+Calibration load_model_calibration(const std::string& model_folder, int levels, long steps, bool required) {
+  const std::string tested = model_folder + "/thresholds.h5", validated = model_folder + "/validation.h5";
+  const ValidationCalibration v = load_validation(validated, levels, steps);
+  Calibration c;
+  if (is_file(tested)) {
+    c = load_calibration(tested, levels);
+    c.source = "the test set (F1-optimal, " + tested + ")";
+  } else if (std::isnan(v.threshold) && required) {
+    throw Error(model_folder + ": no thresholds; run `stfpm test`, train with --val_split, or pass --threshold");
+  }
+  if (std::isnan(v.threshold)) return c;
+  c.image_threshold = c.pixel_threshold = v.threshold;
+  c.source = "validation: " + v.describe();
+  if (std::isnan(c.image_score_min) || std::isnan(c.image_score_max)) {
+    c.image_score_min = v.score_min;
+    c.image_score_max = v.score_max;
+  }
+  if (c.ranges.levels.empty()) c.ranges = v.ranges;
   return c;
 }
 
@@ -92,7 +164,8 @@ void write_result_images(const ImageSet& images, const AnomalyMaps& maps, const 
 }
 
 void write_test_reports(const TestReportOptions& options, const ImageSet& images, const AnomalyMaps& maps,
-                        const Evaluation& ev, const HeatRanges& ranges, const Reporter& report) {
+                        const Evaluation& ev, double image_threshold, double pixel_threshold,
+                        const HeatRanges& ranges, const Reporter& report) {
   const std::string dir = options.results_dir + "/" + options.category;
   const auto [lo, hi] = std::minmax_element(maps.scores.begin(), maps.scores.end());
   const double score_min = lo == maps.scores.end() ? NAN : double(*lo);
@@ -101,8 +174,8 @@ void write_test_reports(const TestReportOptions& options, const ImageSet& images
   for (size_t i = 0; i < images.count(); ++i) {
     const ImageRecord& r = images.records[i];
     results.push_back(ImageResult{r.path, r.defect_type, r.anomalous ? 1 : 0, maps.scores[i],
-                                  double(maps.scores[i]) >= ev.image_f1.threshold,
-                                  float(normalized_score(maps.scores[i], ev.image_f1.threshold, score_min,
+                                  double(maps.scores[i]) >= image_threshold,
+                                  float(normalized_score(maps.scores[i], image_threshold, score_min,
                                                          score_max))});
   }
   write_image_results_csv(dir + "/scores.csv", results);
@@ -124,7 +197,7 @@ void write_test_reports(const TestReportOptions& options, const ImageSet& images
     std::vector<std::string> paths;
     for (const ImageRecord& r : images.records)
       paths.push_back(result_image_path(options.results_dir, options.category, r.defect_type, r.stem));
-    write_result_images(images, maps, ranges, ev.pixel_f1.threshold, paths, report);
+    write_result_images(images, maps, ranges, pixel_threshold, paths, report);
   }
   if (options.save_maps) {
     for (size_t i = 0; i < images.count(); ++i) {

@@ -2,11 +2,13 @@
 //   <results>/<category>/metrics.json    pixel/image ROC-AUC, AUPRO, F1-optimal thresholds, mask rule, timings
 //   <results>/<category>/scores.csv      one row per test image
 //   <results>/<category>/pro_curve.csv   the PRO curve (fpr, pro, threshold)
+//   <results>/<category>/report.html     a page to look at: metrics, curves, every image (io/html_report.h)
 //   <results>/<category>/images/...      heatmap result images (unless --no_images)
 //   <results>/<category>/maps/<category>/test/<defect>/<stem>.tiff   with --save_maps (MVTec's evaluation layout)
 // and <model_dir>/<category>/thresholds.h5, the thresholds and heatmap ranges `predict` reuses.
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 
 #include <stfpm/stfpm.h>
 
@@ -14,6 +16,7 @@
 #include "api/errors.h"
 #include "api/reports.h"
 #include "api/runtime.h"
+#include "api/validation.h"
 #include "core/files.h"
 #include "eval/metrics.h"
 #include "io/json.h"
@@ -28,7 +31,28 @@ double seconds_since(Clock::time_point start) {
 }
 
 Json f1_json(const F1Threshold& t) {
-  return Json{{"threshold", t.threshold}, {"f1", t.f1}, {"precision", t.precision}, {"recall", t.recall}};
+  return Json{{"threshold", t.threshold}, {"f1", t.f1},      {"precision", t.precision},
+              {"recall", t.recall},       {"fitted_on", "test set"}};
+}
+
+// How the decision threshold does on the test images: counts and rates of "score >= threshold".
+Json decision_json(double threshold, const std::string& source, const std::vector<float>& scores,
+                   const std::vector<uint8_t>& labels) {
+  size_t tp = 0, fp = 0, positives = 0;
+  for (size_t i = 0; i < scores.size(); ++i) {
+    const bool flagged = double(scores[i]) >= threshold;
+    positives += labels[i];
+    tp += flagged && labels[i];
+    fp += flagged && !labels[i];
+  }
+  const size_t negatives = scores.size() - positives;
+  auto ratio = [](size_t a, size_t b) { return b ? double(a) / double(b) : NAN; };
+  return Json{{"image_threshold", threshold},
+              {"source", source},
+              {"test_false_positives", fp},
+              {"test_false_positive_rate", ratio(fp, negatives)},
+              {"test_recall", ratio(tp, positives)},
+              {"test_precision", ratio(tp, tp + fp)}};
 }
 
 Threshold threshold_of(const F1Threshold& t) { return Threshold{t.threshold, t.f1, t.precision, t.recall}; }
@@ -41,7 +65,8 @@ std::string join_layers(const std::vector<int>& layers) {
 
 Json metrics_json(const TestConfig& config, const std::string& checkpoint, const Evaluation& ev,
                   const CheckpointInfo& info, const AnomalyMaps& maps, double load_seconds, double eval_seconds,
-                  const TrainSummary* train, const std::string& device) {
+                  const TrainSummary* train, const std::string& device, const ValidationCalibration& validation,
+                  const Json& decision) {
   Json timings = {{"load_images_s", load_seconds},
                   {"anomaly_maps_s", maps.seconds},
                   {"ms_per_image", 1000.0 * maps.seconds / std::max(1, maps.count)},
@@ -55,7 +80,15 @@ Json metrics_json(const TestConfig& config, const std::string& checkpoint, const
             {"image_auroc", ev.image_auroc},
             {"pixel_aupro", ev.pixel_aupro},
             {"aupro_max_fpr", 0.3},
-            {"thresholds", {{"pixel_f1", f1_json(ev.pixel_f1)}, {"image_f1", f1_json(ev.image_f1)}}},
+            {"thresholds",
+             {{"pixel_f1", f1_json(ev.pixel_f1)},
+              {"image_f1", f1_json(ev.image_f1)},
+              {"validation", std::isnan(validation.threshold)
+                                 ? Json(nullptr)
+                                 : Json{{"threshold", validation.threshold},
+                                        {"rule", validation.rule},
+                                        {"images", validation.images}}}}},
+            {"decision", decision},
             {"mask_rule", mask_rule_name(ev.rule)},
             {"epochs", info.epoch},
             {"size", maps.size},
@@ -125,11 +158,23 @@ TestResult test_model(const TestConfig& config, const ProgressCallback& progress
   if (!with_masks) report.message("no masks: image-level metrics only (pixel ROC-AUC and AUPRO need --mask_dir)");
   const double eval_seconds = seconds_since(metrics_start);
 
-  write_json_file(out_dir + "/metrics.json", metrics_json(config, checkpoint, ev, info, maps, load_seconds,
-                                                          eval_seconds, train, device_name(backend->kind())));
+  // The decision threshold: the validation one when training made it for these weights (chosen without test
+  // labels), else the F1-optimal one, which is fitted on these very images.
+  const ValidationCalibration validation =
+      load_validation(model_folder + "/validation.h5", int(recipe.layers.size()), info.steps);
+  const bool validated = !std::isnan(validation.threshold);
+  const double decision = validated ? validation.threshold : ev.image_f1.threshold;
+  const std::string source = validated ? "validation: " + validation.describe() : "test set (F1-optimal)";
+  write_json_file(out_dir + "/metrics.json",
+                  metrics_json(config, checkpoint, ev, info, maps, load_seconds, eval_seconds, train,
+                               device_name(backend->kind()), validation,
+                               decision_json(decision, source, maps.scores, labels)));
   const HeatRanges ranges = heat_ranges_of(maps);
   write_test_reports({config.results_dir, config.category, config.save_images, config.save_maps}, images, maps, ev,
-                     ranges, report);
+                     validated ? validation.threshold : ev.image_f1.threshold,
+                     validated ? validation.threshold : ev.pixel_f1.threshold, ranges, report);
+  write_html_test_report({config.results_dir, config.category, config.save_images, config.save_maps}, images, maps,
+                         ev, {config.category, source, backend->describe(), checkpoint, info.epoch, decision});
   save_calibration(model_folder + "/thresholds.h5", ev, maps.scores, ranges, info.epoch);
 
   TestResult result;
@@ -138,6 +183,8 @@ TestResult test_model(const TestConfig& config, const ProgressCallback& progress
   result.pixel_aupro = ev.pixel_aupro;
   result.pixel_f1 = threshold_of(ev.pixel_f1);
   result.image_f1 = threshold_of(ev.image_f1);
+  result.decision_threshold = decision;
+  result.threshold_source = source;
   result.mask_rule = mask_rule_name(rule);
   result.epochs = info.epoch;
   result.results_folder = out_dir;

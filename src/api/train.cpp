@@ -14,6 +14,7 @@
 
 #include "api/errors.h"
 #include "api/runtime.h"
+#include "api/validation.h"
 #include "core/files.h"
 #include "eval/metrics.h"
 #include "io/file_lock.h"
@@ -64,33 +65,32 @@ bool file_exists(const std::string& path) {
   return stat(path.c_str(), &st) == 0;
 }
 
-}  // namespace
+// Removes what `test` and an earlier validation left beside the checkpoint: thresholds of the weights about to
+// change, which predict would otherwise apply to the new ones.
+void remove_stale_thresholds(const std::string& model_folder, const Reporter& report) {
+  for (const char* name : {"/thresholds.h5", "/validation.h5"}) {
+    const std::string path = model_folder + name;
+    if (std::remove(path.c_str()) == 0) report.message("removed " + path + " (thresholds of the previous weights)");
+  }
+}
 
-TrainSummary train(const TrainConfig& config, const ProgressCallback& progress) try {
-  const Reporter report(progress);
-  check_dataset("train", config.data_dir, config.category, config.folders);
-  if (config.checkpoint_every < 1) throw Error("--checkpoint_every must be at least 1");
+void check_validation_options(const TrainConfig& config) {
+  if (!(config.val_split >= 0 && config.val_split < 1))
+    throw Error("--val_split must be in [0, 1), got " + format_number(config.val_split));
+  if (!(config.val_quantile >= 0 && config.val_quantile <= 1))
+    throw Error("--val_quantile must be in [0, 1], got " + format_number(config.val_quantile));
+  if (!std::isnan(config.max_fpr) && !(config.max_fpr >= 0 && config.max_fpr < 1))
+    throw Error("--max_fpr must be in [0, 1), got " + format_number(config.max_fpr));
+}
+
+// The epochs themselves, on the training images: fills `summary`, leaves the checkpoint.
+void run_training(const TrainConfig& config, const std::vector<ImageRecord>& records, Backend& backend,
+                  const std::string& teacher, TrainSummary& summary, const Reporter& report) {
   const Recipe& recipe = config.recipe;
-  validate(recipe);
-  TrainSummary summary;
-  summary.epochs_total = recipe.epochs;
   const std::string model_folder = config.model_dir + "/" + config.category;
-  const std::string checkpoint = summary.checkpoint = model_folder + "/student.h5";
-  // Everything that can fail before training is checked first, so no error waits for hours of training: the
-  // output folders, the teacher, and the test split that `train` is followed by.
-  ensure_writable_dir(model_folder);
-  const FolderLock lock(model_folder, "stfpm train");  // one training run per model folder at a time
-  ensure_writable_dir(config.results_dir + "/" + config.category);
-  scan_dataset("train", config.data_dir, config.category, config.folders, recipe.seed, Split::test);
-  const std::string teacher = find_teacher(config.runtime.teacher, model_folder);
-
-  const Preprocess preprocess = preprocess_of(recipe);
-  const std::vector<ImageRecord> records =
-      scan_dataset("train", config.data_dir, config.category, config.folders, recipe.seed, Split::train);
-  const ImageSet images = load_with_progress("train images", records, preprocess, false, report);
-
-  std::unique_ptr<Backend> backend = make_backend(config.runtime, report);
-  StfpmModel model(*backend, recipe);
+  const std::string& checkpoint = summary.checkpoint;
+  const ImageSet images = load_with_progress("train images", records, preprocess_of(recipe), false, report);
+  StfpmModel model(backend, recipe);
   load_teacher(model, teacher, report);
 
   int start_epoch = 0;
@@ -105,6 +105,10 @@ TrainSummary train(const TrainConfig& config, const ProgressCallback& progress) 
     if (saved.test_split != held_out_fraction(config.folders))
       throw Error(checkpoint + ": checkpoint from another configuration: --test_split is " +
                   std::to_string(held_out_fraction(config.folders)) + " here but " + std::to_string(saved.test_split) +
+                  " in the checkpoint");
+    if (saved.val_split != config.val_split)
+      throw Error(checkpoint + ": checkpoint from another configuration: --val_split is " +
+                  std::to_string(config.val_split) + " here but " + std::to_string(saved.val_split) +
                   " in the checkpoint");
     load_checkpoint(checkpoint, model, true);
     start_epoch = saved.epoch;
@@ -129,11 +133,12 @@ TrainSummary train(const TrainConfig& config, const ProgressCallback& progress) 
   if (start_epoch >= recipe.epochs) {
     report.message(checkpoint + " is already trained for " + std::to_string(start_epoch) + " epochs (--epochs " +
                    std::to_string(recipe.epochs) + "): nothing to train");
-    return summary;
+    return;
   }
+  remove_stale_thresholds(model_folder, report);
 
   model.plan_training(batch, images.size, images.size);
-  Buffer data(*backend, n * image), x(*backend, size_t(batch) * image);
+  Buffer data(backend, n * image), x(backend, size_t(batch) * image);
   data.upload(images.pixels);
   std::unique_ptr<TeacherCache> cache =
       make_teacher_cache(config, model, data.data(), int(n), batch, images.size, report);
@@ -153,6 +158,7 @@ TrainSummary train(const TrainConfig& config, const ProgressCallback& progress) 
     info.category = config.category;
     info.teacher = teacher;
     info.test_split = held_out_fraction(config.folders);
+    info.val_split = config.val_split;
     save_checkpoint(checkpoint, model, info);
     last_saved = epochs_done;
   };
@@ -166,7 +172,7 @@ TrainSummary train(const TrainConfig& config, const ProgressCallback& progress) 
     for (size_t first = begin; first < n; first += size_t(batch)) {
       const int count = int(std::min(size_t(batch), n - first));
       for (int j = 0; j < count; ++j)
-        backend->copy(x.data() + size_t(j) * image, data.data() + order[first + size_t(j)] * image, image);
+        backend.copy(x.data() + size_t(j) * image, data.data() + order[first + size_t(j)] * image, image);
       try {
         const Features* teacher_features = cache ? &cache->gather(order.data() + first, count) : nullptr;
         loss_sum += model.train_step(x.data(), count, teacher_features);
@@ -207,9 +213,42 @@ TrainSummary train(const TrainConfig& config, const ProgressCallback& progress) 
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   summary.seconds_per_epoch = summary.seconds / std::max(1, summary.epochs_run);
   summary.trained = !summary.stopped;
-  if (summary.stopped) return summary;
+  if (summary.stopped) return;
   report.finished("training", epochs_to_run, "", "epochs");
   report.message("checkpoint: " + checkpoint);
+}
+
+}  // namespace
+
+TrainSummary train(const TrainConfig& config, const ProgressCallback& progress) try {
+  const Reporter report(progress);
+  check_dataset("train", config.data_dir, config.category, config.folders);
+  if (config.checkpoint_every < 1) throw Error("--checkpoint_every must be at least 1");
+  check_validation_options(config);
+  const Recipe& recipe = config.recipe;
+  validate(recipe);
+  TrainSummary summary;
+  summary.epochs_total = recipe.epochs;
+  const std::string model_folder = config.model_dir + "/" + config.category;
+  summary.checkpoint = model_folder + "/student.h5";
+  // Everything that can fail before training is checked first, so no error waits for hours of training: the
+  // output folders, the teacher, the validation split, and the test split that `train` is followed by.
+  ensure_writable_dir(model_folder);
+  const FolderLock lock(model_folder, "stfpm train");  // one training run per model folder at a time
+  ensure_writable_dir(config.results_dir + "/" + config.category);
+  scan_dataset("train", config.data_dir, config.category, config.folders, recipe.seed, Split::test);
+  const std::string teacher = find_teacher(config.runtime.teacher, model_folder);
+  const ValidationSplit split = split_validation(
+      scan_dataset("train", config.data_dir, config.category, config.folders, recipe.seed, Split::train),
+      config.val_split, recipe.seed);
+
+  std::unique_ptr<Backend> backend = make_backend(config.runtime, report);
+  run_training(config, split.train, *backend, teacher, summary, report);
+  if (summary.stopped || split.validation.empty()) return summary;
+  // The training images' memory is released by now; the held-out ones are loaded for their scores.
+  const ValidationCalibration v = fit_validation_threshold(config, split.validation, *backend, teacher, report);
+  summary.validation_threshold = v.threshold;
+  summary.validation_rule = v.describe();
   return summary;
 } catch (...) {
   rethrow_as_error();

@@ -83,19 +83,27 @@ std::string resume_command(int argc, char** argv) {
   return has_resume ? out : out + " --resume";
 }
 
+// The threshold predict will apply, when it is not the F1-optimal one printed above.
+void print_decision(const TestResult& r) {
+  if (r.threshold_source.rfind("validation", 0) == 0)
+    std::printf("decision threshold %.6g (%s)\n", r.decision_threshold, r.threshold_source.c_str());
+}
+
 void print_test(const TestResult& r, const std::string& category) {
   if (std::isnan(r.pixel_auroc)) {  // a test set without masks
     std::printf("%s: image ROC-AUC %.4f  (no masks, so no pixel metrics; %d epochs)\n", category.c_str(),
                 r.image_auroc, r.epochs);
     std::printf("F1-optimal image threshold %.6g (F1 %.3f, fitted on the test set)\n", r.image_f1.threshold,
                 r.image_f1.f1);
+    print_decision(r);
     std::printf("reports: %s\n", r.results_folder.c_str());
     return;
   }
   std::printf("%s: pixel ROC-AUC %.4f  image ROC-AUC %.4f  pixel AUPRO %.4f  (mask rule %s, %d epochs)\n",
               category.c_str(), r.pixel_auroc, r.image_auroc, r.pixel_aupro, r.mask_rule.c_str(), r.epochs);
-  std::printf("F1-optimal thresholds: pixel %.6g (F1 %.3f), image %.6g (F1 %.3f)\n", r.pixel_f1.threshold,
-              r.pixel_f1.f1, r.image_f1.threshold, r.image_f1.f1);
+  std::printf("F1-optimal thresholds (fitted on the test set): pixel %.6g (F1 %.3f), image %.6g (F1 %.3f)\n",
+              r.pixel_f1.threshold, r.pixel_f1.f1, r.image_f1.threshold, r.image_f1.f1);
+  print_decision(r);
   std::printf("reports: %s\n", r.results_folder.c_str());
 }
 
@@ -125,8 +133,8 @@ void run(const CommandLine& c, int argc, char** argv) {
       std::printf("%s\t%.6g\t%s\n", p.path.c_str(), double(p.score), p.anomalous ? "anomalous" : "normal");
       flagged += p.anomalous;
     }
-    std::fprintf(stderr, "%zu of %zu images anomalous at threshold %.6g; reports: %s\n", flagged, r.images.size(),
-                 r.threshold, r.folder.c_str());
+    std::fprintf(stderr, "%zu of %zu images anomalous at threshold %.6g (%s); reports: %s\n", flagged,
+                 r.images.size(), r.threshold, r.threshold_source.c_str(), r.folder.c_str());
   } else if (c.command == "evaluate") {
     const EvaluateResult r = evaluate_maps(c.evaluate_config(), progress);
     std::printf("%s (maps %s, %dx%d): pixel ROC-AUC %.4f  image ROC-AUC %.4f  pixel AUPRO %.4f  (mask rule %s)\n",

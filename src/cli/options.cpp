@@ -116,6 +116,25 @@ std::vector<Option> build_options() {
        [](CommandLine& c, V v) { c.checkpoint_every = positive("checkpoint_every", v[0]); }},
       {{"no_teacher_cache"}, "", "train: run the teacher every step instead of caching its features once", "train",
        false, [](CommandLine& c, V) { c.teacher_cache = false; }},
+      {{"val_split"}, "F",
+       "train: hold this fraction of the training images out of training and choose the decision threshold on "
+       "them (no defect labels needed; seeded by --seed)", "train", false, [](CommandLine& c, V v) {
+         const double f = parse_number<double>("val_split", v[0]);
+         if (!(f > 0 && f < 1)) throw UsageError("--val_split must be between 0 and 1, got " + v[0]);
+         c.val_split = f;
+       }},
+      {{"val_quantile"}, "Q", "train: the validation threshold is this quantile of the held-out scores (default "
+       "0.995, the 99.5th percentile)", "train", false, [](CommandLine& c, V v) {
+         const double q = parse_number<double>("val_quantile", v[0]);
+         if (!(q >= 0 && q <= 1)) throw UsageError("--val_quantile must be between 0 and 1, got " + v[0]);
+         c.val_quantile = q;
+       }},
+      {{"max_fpr"}, "F", "train: instead, the lowest threshold flagging at most this fraction of the held-out "
+       "images", "train", false, [](CommandLine& c, V v) {
+         const double f = parse_number<double>("max_fpr", v[0]);
+         if (!(f >= 0 && f < 1)) throw UsageError("--max_fpr must be in [0, 1), got " + v[0]);
+         c.max_fpr = f;
+       }},
       {{"mask_rule"}, "RULE", "strict255 (reference: only 255 after resizing is a defect, default) or ge128",
        "train test evaluate", false,
        [](CommandLine& c, V v) {
@@ -127,7 +146,7 @@ std::vector<Option> build_options() {
        "train test predict", false, [](CommandLine& c, V) { c.save_maps = true; }},
       {{"no_images"}, "", "do not write the heatmap result images", "train test predict", false,
        [](CommandLine& c, V) { c.save_images = false; }},
-      {{"threshold"}, "X", "predict: image-score threshold (default: the F1-optimal one saved by test)", "predict",
+      {{"threshold"}, "X", "predict: image-score threshold (default: the model's, from --val_split or else the F1-optimal one of test)", "predict",
        false, [](CommandLine& c, V v) { c.threshold = parse_number<float>("threshold", v[0]); }},
   };
   table.insert(table.end(), rest.begin(), rest.end());
@@ -225,6 +244,10 @@ CommandLine parse_command_line(int argc, char** argv, std::string* help_text) {
     if (c.category.empty() || c.category == "." || c.category == "..")
       throw UsageError("--normal_dir " + c.folders.normal_dir + " gives the model no name: add --category NAME");
   }
+  if ((c.was_given("val_quantile") || c.was_given("max_fpr")) && !c.was_given("val_split"))
+    throw UsageError("--val_quantile and --max_fpr choose the threshold on the --val_split images: add --val_split F");
+  if (c.was_given("val_quantile") && c.was_given("max_fpr"))
+    throw UsageError("give --val_quantile or --max_fpr, not both");
   if (c.command.empty()) throw UsageError("no command (train, test, predict, evaluate or synth)");
   if (!commands.count(c.command)) throw UsageError("unknown command '" + c.command + "'");
   return c;
@@ -273,6 +296,9 @@ TrainConfig CommandLine::train_config() const {
   t.resume = resume;
   t.checkpoint_every = checkpoint_every;
   t.teacher_cache = teacher_cache;
+  t.val_split = val_split;
+  t.val_quantile = val_quantile;
+  t.max_fpr = max_fpr;
   return t;
 }
 

@@ -32,6 +32,7 @@ struct CommandLine {
   bool resume = false;
   int checkpoint_every = 1;
   bool teacher_cache = true;
+  double val_split = 0, val_quantile = 0.995, max_fpr = NAN;  // train: the validation threshold
   std::string mask_rule = "strict255";
   bool save_maps = false;
   bool save_images = true;

@@ -222,6 +222,34 @@ void add_folder_mask(ImageRecord& r, const fs::path& mask_dir) {
 
 }  // namespace
 
+std::vector<bool> hash_split(const std::vector<std::string>& keys, double fraction, uint64_t seed) {
+  std::vector<bool> chosen(keys.size(), false);
+  if (!(fraction > 0) || keys.empty()) return chosen;
+  const size_t k = std::min(keys.size(), std::max<size_t>(1, size_t(std::lround(fraction * double(keys.size())))));
+  std::vector<std::pair<uint64_t, size_t>> order;
+  for (size_t i = 0; i < keys.size(); ++i) order.push_back({split_hash(keys[i], seed), i});
+  std::sort(order.begin(), order.end());
+  for (size_t j = 0; j < k; ++j) chosen[order[j].second] = true;
+  return chosen;
+}
+
+ValidationSplit split_validation(std::vector<ImageRecord> records, double fraction, uint64_t seed) {
+  ValidationSplit out;
+  if (!(fraction >= 0.0 && fraction < 1.0))
+    throw std::invalid_argument("--val_split must be in [0, 1), got " + std::to_string(fraction));
+  // Keyed by the stem (unique within a training set, and the same for an MVTec folder wherever it lies); the
+  // seed is salted so that the validation images are independent of a --test_split's.
+  std::vector<std::string> keys;
+  for (const ImageRecord& r : records) keys.push_back(r.stem);
+  const std::vector<bool> held_out = hash_split(keys, fraction, seed ^ 0x76616c6964617465ull);
+  for (size_t i = 0; i < records.size(); ++i)
+    (held_out[i] ? out.validation : out.train).push_back(std::move(records[i]));
+  if (fraction > 0 && out.train.empty())
+    throw std::invalid_argument("--val_split " + std::to_string(fraction) + " of " +
+                                std::to_string(records.size()) + " training images leaves none for training");
+  return out;
+}
+
 std::vector<ImageRecord> scan_folders(const FolderDataset& d, uint64_t seed, Split split) {
   require_dir(d.normal_dir, "normal image folder (--normal_dir)");
   if (!(d.test_split >= 0.0 && d.test_split < 1.0))
@@ -233,16 +261,12 @@ std::vector<ImageRecord> scan_folders(const FolderDataset& d, uint64_t seed, Spl
   // The held-out images: the smallest hashes; at least one when a split is asked for.
   std::vector<bool> held_out(normal.size(), false);
   if (d.test_split > 0) {
-    const size_t n = normal.size();
-    const size_t k = std::max<size_t>(1, size_t(std::lround(d.test_split * double(n))));
-    if (k >= n)
-      fail(d.normal_dir, "--test_split " + std::to_string(d.test_split) + " of " + std::to_string(n) +
+    std::vector<std::string> keys;
+    for (const ImageRecord& r : normal) keys.push_back(fs::path(r.path).lexically_relative(normal_dir).string());
+    held_out = hash_split(keys, d.test_split, seed);
+    if (std::count(held_out.begin(), held_out.end(), true) >= long(normal.size()))
+      fail(d.normal_dir, "--test_split " + std::to_string(d.test_split) + " of " + std::to_string(normal.size()) +
                              " images leaves none for training");
-    std::vector<std::pair<uint64_t, size_t>> order;
-    for (size_t i = 0; i < n; ++i)
-      order.push_back({split_hash(fs::path(normal[i].path).lexically_relative(normal_dir).string(), seed), i});
-    std::sort(order.begin(), order.end());
-    for (size_t j = 0; j < k; ++j) held_out[order[j].second] = true;
   }
   std::vector<ImageRecord> records;
   if (split == Split::train) {

@@ -60,6 +60,18 @@ std::vector<ImageRecord> scan_split(const std::string& data_dir, const std::stri
 // normal test image, a test set without normal or without defective images.
 std::vector<ImageRecord> scan_folders(const FolderDataset& dataset, uint64_t seed, Split split);
 
+// The round(fraction * n) keys (at least one when fraction > 0) with the smallest hash of (key, seed): a seeded
+// split that moves few members when keys are added. chosen[i] is true for the held-out keys[i].
+std::vector<bool> hash_split(const std::vector<std::string>& keys, double fraction, uint64_t seed);
+
+// Training images with a seeded fraction held out for validation (--val_split): the thresholds that need no
+// defect labels are chosen on them. fraction 0 holds out none; a fraction in (0, 1) holds out at least one and
+// must leave one to train on (else std::invalid_argument).
+struct ValidationSplit {
+  std::vector<ImageRecord> train, validation;
+};
+ValidationSplit split_validation(std::vector<ImageRecord> records, double fraction, uint64_t seed);
+
 // Predict mode: `source` is a folder (its images, sorted by name, not recursive), a single image file, or a text
 // file listing image paths, one per line (blank lines and lines starting with '#' skipped; relative paths are
 // relative to the list file's folder). Records are normal, with no mask.

@@ -68,6 +68,26 @@ double roc_auc(const float* scores, const uint8_t* labels, size_t n) {
   return class_sweep(detail::split_scores(scores, labels, n, "roc_auc")).auc;
 }
 
+RocCurve roc_curve(const float* scores, const uint8_t* labels, size_t n) {
+  const detail::SortedSplit split = detail::split_scores(scores, labels, n, "roc_curve");  // checks labels, NaN
+  RocCurve c;
+  const size_t positives = split.pos_keys.size(), negatives = split.neg_keys.size();
+  if (!positives || !negatives) return c;
+  std::vector<std::pair<float, uint8_t>> order(n);
+  for (size_t i = 0; i < n; ++i) order[i] = {scores[i] == 0.0f ? 0.0f : scores[i], labels[i]};  // -0 is +0
+  std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  c.fpr.push_back(0);
+  c.tpr.push_back(0);
+  size_t tp = 0, fp = 0;
+  for (size_t i = 0; i < n; ++i) {
+    (order[i].second ? tp : fp) += 1;
+    if (i + 1 < n && order[i + 1].first == order[i].first) continue;  // equal scores are one step
+    c.fpr.push_back(double(fp) / double(negatives));
+    c.tpr.push_back(double(tp) / double(positives));
+  }
+  return c;
+}
+
 F1Threshold best_f1_threshold(const float* scores, const uint8_t* labels, size_t n) {
   return class_sweep(detail::split_scores(scores, labels, n, "best_f1_threshold")).f1;
 }

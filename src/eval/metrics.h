@@ -35,6 +35,14 @@ void binarize_mask(uint8_t* out01, const uint8_t* gray, size_t n, MaskRule rule 
 // is present.
 double roc_auc(const float* scores, const uint8_t* labels, size_t n);
 
+// The ROC curve of (scores[i], labels[i]) for plotting: one point per distinct score, in order of decreasing
+// threshold, from (0, 0) to (1, 1); fpr and tpr are fractions of the negatives and positives. Empty without both
+// classes.
+struct RocCurve {
+  std::vector<double> fpr, tpr;
+};
+RocCurve roc_curve(const float* scores, const uint8_t* labels, size_t n);
+
 // The threshold (one of the scores) that maximizes F1 = 2 TP / (2 TP + FP + FN) for "score >= threshold is
 // anomalous", with precision and recall there. Among thresholds with the same F1 the highest one wins (fewest
 // pixels predicted). All fields are NaN when there is no positive label.
@@ -80,5 +88,15 @@ Evaluation evaluate(const float* maps, const uint8_t* masks01, int n_images, int
                     const float* image_scores, const uint8_t* image_labels, MaskRule rule);
 // The image-level part only, for test sets without masks: the pixel metrics and the pixel threshold are NaN.
 Evaluation evaluate_images(const float* image_scores, const uint8_t* image_labels, int n_images, MaskRule rule);
+
+// Thresholds from defect-free scores alone (validation images held out of training), no labels needed:
+// quantile_threshold: the q-quantile of the scores with linear interpolation between order statistics, as
+//   numpy.quantile(scores, q) (its default method): sorted s[0..n), position h = q (n - 1), the value
+//   s[floor h] + (h - floor h) (s[floor h + 1] - s[floor h]). q in [0, 1].
+// max_fpr_threshold: the lowest threshold that flags at most floor(max_fpr * n) of the scores (score >= threshold
+//   is anomalous): the next float above the (floor(max_fpr * n) + 1)-th highest score. max_fpr in [0, 1).
+// Both throw std::invalid_argument for no scores, a NaN score or a parameter out of range.
+double quantile_threshold(std::vector<float> scores, double q);
+double max_fpr_threshold(std::vector<float> scores, double max_fpr);
 
 }  // namespace stfpm

@@ -57,9 +57,13 @@ void write_image_results_csv(const std::string& path, const std::vector<ImageRes
   write_csv(path, {"path", "defect_type", "label", "score", "predicted", "normalized_score"}, rows);
 }
 
+std::string result_image_name(const std::string& defect, const std::string& stem) {
+  return "images/" + defect + "/" + stem + ".png";
+}
+
 std::string result_image_path(const std::string& results_dir, const std::string& category,
                               const std::string& defect, const std::string& stem) {
-  return results_dir + "/" + category + "/images/" + defect + "/" + stem + ".png";
+  return results_dir + "/" + category + "/" + result_image_name(defect, stem);
 }
 
 std::string file_stem(const std::string& path) {

@@ -37,7 +37,8 @@ void write_csv(const std::string& path, const std::vector<std::string>& header,
 // Columns path,defect_type,label,score,predicted (label and predicted as 0/1), rows in the given order.
 void write_image_results_csv(const std::string& path, const std::vector<ImageResult>& results);
 
-// <results>/<category>/images/<defect>/<stem>.png
+// <results>/<category>/images/<defect>/<stem>.png, and its part under the category folder
+std::string result_image_name(const std::string& defect, const std::string& stem);
 std::string result_image_path(const std::string& results_dir, const std::string& category,
                               const std::string& defect, const std::string& stem);
 // The file name without folder and without its last extension: ".../broken_large/000.png" -> "000".

@@ -28,6 +28,7 @@ void save_checkpoint(const std::string& path, StfpmModel& model, const Checkpoin
   out.set_attr("category", info.category);
   out.set_attr("teacher", info.teacher);
   out.set_attr("test_split", info.test_split);
+  out.set_attr("val_split", info.val_split);
   write_recipe(out, info.recipe);
   out.commit();
 }
@@ -53,6 +54,7 @@ CheckpointInfo read_checkpoint_info(const std::string& path) {
   i.category = in.attr_string("category");
   i.teacher = in.attr_string("teacher");
   if (in.has_attr("test_split")) i.test_split = in.attr_double("test_split");  // older checkpoints: none
+  if (in.has_attr("val_split")) i.val_split = in.attr_double("val_split");
   return i;
 }
 

@@ -21,6 +21,7 @@ struct CheckpointInfo {
   long steps = 0;  // SGD steps taken
   std::string category, teacher;
   double test_split = 0;  // a folder dataset's --test_split (0: none), so `test` holds out the same images
+  double val_split = 0;   // --val_split (0: none): the training images held out for the validation threshold
   int version = 2;
 };
 

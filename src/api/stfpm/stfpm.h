@@ -161,8 +161,11 @@ class Detector {
 
   const Recipe& recipe() const;   // the checkpoint's
   int epochs_trained() const;
-  double image_threshold() const;  // the F1-optimal image threshold `test` saved; NaN when there is none
+  // The decision thresholds: the validation threshold of `train --val_split` when there is one, else the
+  // F1-optimal thresholds `test` saved; NaN when there is neither.
+  double image_threshold() const;
   double pixel_threshold() const;
+  std::string threshold_source() const;  // where they come from, one phrase; empty when there are none
   std::string device() const;      // one line: the backend, its libraries and threads
   std::string teacher() const;     // the teacher file in use
 
@@ -196,6 +199,13 @@ struct TrainConfig {
   bool resume = false;                   // continue from the checkpoint (exactly as an uninterrupted run)
   int checkpoint_every = 1;              // epochs between checkpoints (the last epoch is always saved)
   bool teacher_cache = true;             // compute the teacher's features of the training images once
+  // Thresholds without defect labels (README "Thresholds"): a seeded fraction of the training images held out of
+  // training; after training, their image scores give the decision threshold (validation.h5) that test, predict
+  // and the Detector apply. The threshold is the val_quantile quantile of their scores (numpy.quantile's linear
+  // method), or with max_fpr set the lowest threshold flagging at most that fraction of them.
+  double val_split = 0;
+  double val_quantile = 0.995;
+  double max_fpr = NAN;
   // Polled between steps (may be empty): when it returns true, training saves a checkpoint at that step and
   // returns with TrainSummary::stopped; `resume` continues from that step exactly. Ctrl-C in the command.
   std::function<bool()> stop_requested;
@@ -207,6 +217,8 @@ struct TrainSummary {
   bool trained = false;   // false when the checkpoint was already done, or the run was stopped
   bool stopped = false;   // stop_requested() ended the run early (a checkpoint of that step is saved)
   std::string checkpoint;
+  double validation_threshold = NAN;  // with val_split: the threshold chosen on the held-out images
+  std::string validation_rule;        // "99.5th percentile of 8 held-out normal images"
 };
 
 // Trains the student (atomic checkpoint after every epoch; a NaN/Inf loss stops before the bad update and keeps
@@ -238,7 +250,11 @@ struct Threshold {
 
 struct TestResult {
   double pixel_auroc = NAN, image_auroc = NAN, pixel_aupro = NAN;
-  Threshold pixel_f1, image_f1;  // F1-optimal thresholds
+  Threshold pixel_f1, image_f1;  // F1-optimal thresholds: fitted on the test set itself, so optimistic
+  // The image threshold applied to the test images (scores.csv's `predicted`): the validation threshold when the
+  // model has one, else image_f1's. threshold_source says which.
+  double decision_threshold = NAN;
+  std::string threshold_source;
   std::string mask_rule;
   int epochs = 0;                // of the checkpoint
   std::string results_folder;    // <results_dir>/<category>
@@ -255,7 +271,7 @@ struct PredictConfig {
   std::string model_dir = "models", results_dir = "results";
   Runtime runtime;
   int batch_size = 32;
-  double threshold = NAN;  // NaN: the F1-optimal image threshold `test` saved
+  double threshold = NAN;  // NaN: the model's decision threshold (Detector::image_threshold)
   bool save_maps = false, save_images = true;
   RecipeRequirement require;
 };
@@ -270,6 +286,7 @@ struct PredictedImage {
 struct PredictReport {
   std::vector<PredictedImage> images;
   double threshold = NAN;
+  std::string threshold_source;  // as Detector::threshold_source, or "--threshold"
   std::string folder;  // <results_dir>/<category>/predict: predictions.csv, images/, maps/
 };
 
