@@ -159,6 +159,15 @@ TEST_CASE("cli: train --val_split prints the validation threshold, and test and 
   r = run("predict " + flags + " --no_images --images " + root + "/data/synthetic/test/good");
   REQUIRE(r.status == 0);
   CHECK_THAT(r.output, Catch::Contains("(validation: max FPR 0 of 2 held-out normal images)"));
+  // --normalized_colors changes the combined panel's colours, not the scores.
+  const std::string good = " --images " + root + "/data/synthetic/test/good";
+  REQUIRE(run("predict " + flags + good).status == 0);
+  const std::string image = root + "/results/synthetic/predict/images/000.png";
+  const std::string shared_colours = test::read_text(image);
+  const std::string csv = test::read_text(root + "/results/synthetic/predict/predictions.csv");
+  REQUIRE(run("predict " + flags + good + " --normalized_colors").status == 0);
+  CHECK(test::read_text(image) != shared_colours);
+  CHECK(test::read_text(root + "/results/synthetic/predict/predictions.csv") == csv);
   r = run("predict " + flags + " --no_images --threshold 0.5 --images " + root + "/data/synthetic/test/good");
   REQUIRE(r.status == 0);
   CHECK_THAT(r.output, Catch::Contains("at threshold 0.5 (--threshold)"));

@@ -141,6 +141,16 @@ TEST_CASE("normalized scores: 0.5 at the threshold, scaled by the test score ran
   CHECK(std::isnan(normalized_score(3.0, NAN, 1.0, 5.0)));  // no threshold
   CHECK(std::isnan(normalized_score(3.0, 3.0, NAN, NAN)));  // no range (an older thresholds.h5)
   CHECK(std::isnan(normalized_score(3.0, 3.0, 2.0, 2.0)));  // an empty range
+  // --normalized_colors: a pixel's place on the colour scale is its normalized score.
+  const HeatRange shared{0.0f, 7.0f};
+  const HeatRange r = normalized_heat_range(3.0, 1.0, 5.0, shared);
+  CHECK(r.lo == 1.0f);
+  CHECK(r.hi == 5.0f);
+  for (const float v : {1.5f, 3.0f, 4.0f})
+    CHECK(double(v - r.lo) / double(r.hi - r.lo) == normalized_score(v, 3.0, 1.0, 5.0));
+  CHECK(normalized_heat_range(2.0, 1.0, 5.0, shared).lo == 0.0f);  // 2 - (5 - 1) / 2
+  CHECK(normalized_heat_range(NAN, 1.0, 5.0, shared).hi == 7.0f);  // no threshold: the shared range
+  CHECK(normalized_heat_range(3.0, 2.0, 2.0, shared).hi == 7.0f);
 }
 
 TEST_CASE("jet: equals OpenCV's COLORMAP_JET table", "[report][heatmap]") {

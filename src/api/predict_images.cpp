@@ -73,7 +73,10 @@ PredictReport predict_images(const PredictConfig& config, const ProgressCallback
   write_csv(out_dir + "/predictions.csv", {"path", "score", "predicted", "normalized_score"}, rows);
   if (config.save_images) {
     // Without a calibration file (only --threshold) colour ranges come from these images themselves.
-    const HeatRanges ranges = cal.ranges.levels.empty() ? heat_ranges_of(maps) : cal.ranges;
+    HeatRanges ranges = cal.ranges.levels.empty() ? heat_ranges_of(maps) : cal.ranges;
+    if (config.normalized_colors)
+      ranges.combined =
+          normalized_heat_range(cal.image_threshold, cal.image_score_min, cal.image_score_max, ranges.combined);
     write_result_images(images, maps, ranges, cal.pixel_threshold, image_paths, report);
   }
   return out;

@@ -55,6 +55,11 @@ double normalized_score(double score, double threshold, double min, double max) 
   return std::clamp((score - threshold) / (max - min) + 0.5, 0.0, 1.0);
 }
 
+HeatRange normalized_heat_range(double threshold, double min, double max, const HeatRange& fallback) {
+  if (!(max > min) || std::isnan(threshold)) return fallback;
+  return HeatRange{float(threshold - (max - min) / 2), float(threshold + (max - min) / 2)};
+}
+
 void save_calibration(const std::string& path, const Evaluation& ev, const std::vector<float>& image_scores,
                       const HeatRanges& ranges, int epoch) {
   H5Writer out(path);

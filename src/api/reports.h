@@ -30,6 +30,11 @@ double normalized_score(double score, double threshold, double min, double max);
 // What `stfpm test` leaves beside the checkpoint (thresholds.h5): the F1-optimal thresholds on the test set, the
 // range of its image scores and its heatmap colour ranges. A validation threshold (below) overrides the
 // thresholds in load_model_calibration.
+// The colour range of a combined map coloured by the normalized score: the threshold mid-scale, the score range
+// (max - min) across the scale, so a pixel's colour is what normalized_score would say of it. `fallback` when the
+// threshold or the range is unknown.
+HeatRange normalized_heat_range(double threshold, double min, double max, const HeatRange& fallback);
+
 struct Calibration {
   double image_threshold = NAN, pixel_threshold = NAN;  // the decision thresholds
   std::string source;                                   // where they come from, one phrase for messages

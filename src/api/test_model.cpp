@@ -170,9 +170,13 @@ TestResult test_model(const TestConfig& config, const ProgressCallback& progress
                                device_name(backend->kind()), validation,
                                decision_json(decision, source, maps.scores, labels)));
   const HeatRanges ranges = heat_ranges_of(maps);
+  HeatRanges shown = ranges;  // the saved ranges stay the shared ones; --normalized_colors changes only the images
+  if (config.normalized_colors) {
+    const auto [lo, hi] = std::minmax_element(maps.scores.begin(), maps.scores.end());
+    shown.combined = normalized_heat_range(decision, *lo, *hi, ranges.combined);
+  }
   write_test_reports({config.results_dir, config.category, config.save_images, config.save_maps}, images, maps, ev,
-                     validated ? validation.threshold : ev.image_f1.threshold,
-                     validated ? validation.threshold : ev.pixel_f1.threshold, ranges, report);
+                     decision, validated ? validation.threshold : ev.pixel_f1.threshold, shown, report);
   write_html_test_report({config.results_dir, config.category, config.save_images, config.save_maps}, images, maps,
                          ev, {config.category, source, backend->describe(), checkpoint, info.epoch, decision});
   save_calibration(model_folder + "/thresholds.h5", ev, maps.scores, ranges, info.epoch);

@@ -146,6 +146,9 @@ std::vector<Option> build_options() {
        "train test predict", false, [](CommandLine& c, V) { c.save_maps = true; }},
       {{"no_images"}, "", "do not write the heatmap result images", "train test predict", false,
        [](CommandLine& c, V) { c.save_images = false; }},
+      {{"normalized_colors"}, "", "colour the combined map of result images by the normalized score (the "
+       "threshold mid-scale, the test score range across it) instead of 0 to the 99.9th percentile",
+       "train test predict", false, [](CommandLine& c, V) { c.normalized_colors = true; }},
       {{"threshold"}, "X", "predict: image-score threshold (default: the model's, from --val_split or else the F1-optimal one of test)", "predict",
        false, [](CommandLine& c, V v) { c.threshold = parse_number<float>("threshold", v[0]); }},
   };
@@ -275,6 +278,7 @@ Config model_run(const CommandLine& c) {
   r.batch_size = c.recipe.batch_size;
   r.save_maps = c.save_maps;
   r.save_images = c.save_images;
+  r.normalized_colors = c.normalized_colors;
   r.require = requirement_of(c);
   return r;
 }

@@ -36,6 +36,7 @@ struct CommandLine {
   std::string mask_rule = "strict255";
   bool save_maps = false;
   bool save_images = true;
+  bool normalized_colors = false;
   double threshold = NAN;
 
   std::set<std::string> given;  // canonical names of the options set on the command line

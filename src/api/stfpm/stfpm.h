@@ -241,6 +241,7 @@ struct TestConfig {
   std::string mask_rule = "strict255";  // or "ge128"
   bool save_maps = false;               // float TIFF maps at the original size (MVTec's evaluation layout)
   bool save_images = true;              // heatmap result images
+  bool normalized_colors = false;       // colour their combined map by the normalized score (README "Reports")
   RecipeRequirement require;
 };
 
@@ -273,6 +274,7 @@ struct PredictConfig {
   int batch_size = 32;
   double threshold = NAN;  // NaN: the model's decision threshold (Detector::image_threshold)
   bool save_maps = false, save_images = true;
+  bool normalized_colors = false;  // as TestConfig's
   RecipeRequirement require;
 };
 
