@@ -10,6 +10,7 @@ image the page links exists.
 Exits 77 (skipped) without Chromium or the teacher, except with STFPM_REQUIRE_CHROMIUM=1 (CI sets it), where a
 missing Chromium fails.
 """
+import csv
 import os
 import re
 import shutil
@@ -59,8 +60,10 @@ def main():
     os.makedirs(work)
     data, models, results = (os.path.join(work, d) for d in ("data", "models", "results"))
     run([binary, "synth", "--data_dir", data, "--size", "64"])
+    # A validation threshold at the held-out images' highest score, so that some test images are likely misjudged.
     run([binary, "train", "--data_dir", data, "--category", "synthetic", "--size", "64", "--epochs", "1",
-         "--device", "cpu", "--teacher", teacher, "--model_dir", models, "--results_dir", results])
+         "--device", "cpu", "--teacher", teacher, "--model_dir", models, "--results_dir", results,
+         "--val_split", "0.3", "--max_fpr", "0"])
     report = os.path.join(results, "synthetic", "report.html")
     if not os.path.isfile(report):
         fail("no " + report)
@@ -83,15 +86,17 @@ def main():
         if element not in dom:
             fail("the rendered page has no element with " + element)
     with open(os.path.join(results, "synthetic", "scores.csv")) as f:
-        n_images = sum(1 for _ in f) - 1
+        table = list(csv.DictReader(f))
+    n_images = len(table)
+    misjudged = sum(1 for r in table if r["label"] != r["predicted"])
     rows = re.findall(r'<tr class="row">(.*?)</tr>', dom, re.S)
     if len(rows) != n_images:
         fail("%d image rows for %d test images" % (len(rows), n_images))
     # Misjudged images first: once a correct decision appears, no wrong one follows.
     decisions = [re.search(r'<td class="(TP|TN|FP|FN)"', r).group(1) for r in rows]
     first_right = next((i for i, d in enumerate(decisions) if d in ("TP", "TN")), len(decisions))
-    if any(d in ("FP", "FN") for d in decisions[first_right:]):
-        fail("a misjudged image comes after a correct one: " + " ".join(decisions))
+    if any(d in ("FP", "FN") for d in decisions[first_right:]) or first_right != misjudged:
+        fail("the %d misjudged images of scores.csv are not the first rows: %s" % (misjudged, " ".join(decisions)))
     sources = re.findall(r'<img class="result"[^>]*src="([^"]+)"', dom)
     if len(sources) != n_images:
         fail("%d result images linked for %d test images" % (len(sources), n_images))

@@ -266,7 +266,7 @@ TEST_CASE("end to end: --val_split chooses the threshold on held-out normal imag
   std::istringstream csv(read_text(root + "/results/val/scores.csv"));
   std::string line;
   std::getline(csv, line);
-  int rows = 0, flagged = 0;
+  int rows = 0, flagged = 0, false_positives = 0;
   while (std::getline(csv, line)) {
     std::vector<std::string> f;
     std::stringstream fields(line);
@@ -275,10 +275,12 @@ TEST_CASE("end to end: --val_split chooses the threshold on held-out normal imag
     CHECK((std::stod(f[3]) >= summary.validation_threshold) == (f[4] == "1"));
     ++rows;
     flagged += f[4] == "1";
+    false_positives += f[4] == "1" && f[2] == "0";
   }
   CHECK(rows == 32);
   CHECK(flagged > 0);
-  CHECK(json_number(metrics, "test_false_positives") >= 0);
+  CHECK(json_number(metrics, "test_false_positives") == false_positives);
+  CHECK(json_number(metrics, "test_false_positive_rate") == Approx(false_positives / 8.0));
   PredictConfig predict;
   predict.images = syn + "/test/good";
   predict.category = "val";
@@ -299,7 +301,10 @@ TEST_CASE("end to end: --val_split chooses the threshold on held-out normal imag
   CHECK(Detector::load(model_folder, config.runtime).image_threshold() == refit.validation_threshold);
   // Resuming with another split is refused; retraining without one removes the thresholds of the old weights.
   fpr.val_split = 0.3;
-  CHECK_THROWS_WITH(train(fpr), Catch::Contains("--val_split is 0.300000 here but 0.200000"));
+  CHECK_THROWS_WITH(train(fpr), Catch::Contains("--val_split is 0.3 here but 0.2"));
+  namespace fs = std::filesystem;
+  for (const char* name : {"validation.h5", "thresholds.h5"})
+    fs::copy_file(model_folder + "/" + name, root + "/" + name);
   TrainConfig plain = config;
   plain.val_split = 0;
   plain.recipe.epochs = 1;
@@ -308,6 +313,12 @@ TEST_CASE("end to end: --val_split chooses the threshold on held-out normal imag
   CHECK_FALSE(test::path_exists(model_folder + "/thresholds.h5"));
   CHECK(std::isnan(Detector::load(model_folder, config.runtime).image_threshold()));
   CHECK_THROWS_WITH(predict_images(predict), Catch::Contains("train with --val_split"));
+  // The old weights' files put back by hand are recognized as such (their SGD steps differ) and not applied.
+  for (const char* name : {"validation.h5", "thresholds.h5"})
+    fs::copy_file(root + "/" + name, model_folder + "/" + name);
+  CHECK(std::isnan(Detector::load(model_folder, config.runtime).image_threshold()));
+  CHECK_THROWS_WITH(predict_images(predict), Catch::Contains("thresholds.h5 and ") &&
+                                                 Catch::Contains("validation.h5 came from other weights"));
 }
 
 TEST_CASE("end to end: --resume after 1 epoch equals an uninterrupted 2-epoch run", "[e2e]") {

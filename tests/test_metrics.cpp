@@ -286,6 +286,9 @@ TEST_CASE("metrics: validation thresholds are numpy's linear quantile or the low
     CHECK(flagged(std::nextafter(float(t), -INFINITY)) == allowed + 1);
   }
   CHECK(max_fpr_threshold(ten, 0.1) == double(std::nextafter(9.0f, INFINITY)));
+  std::vector<float> hundred(100);
+  for (int i = 0; i < 100; ++i) hundred[size_t(i)] = float(i);
+  CHECK(max_fpr_threshold(hundred, 0.29) == double(std::nextafter(70.0f, INFINITY)));  // 29 flagged, not 28
   // Ties cannot be split: three equal top scores and room for two false positives flag none.
   CHECK(max_fpr_threshold({5, 5, 5, 1}, 0.5) == double(std::nextafter(5.0f, INFINITY)));
 

@@ -61,7 +61,7 @@ HeatRange normalized_heat_range(double threshold, double min, double max, const 
 }
 
 void save_calibration(const std::string& path, const Evaluation& ev, const std::vector<float>& image_scores,
-                      const HeatRanges& ranges, int epoch) {
+                      const HeatRanges& ranges, int epoch, long steps) {
   H5Writer out(path);
   out.set_attr("image_threshold", ev.image_f1.threshold);
   out.set_attr("pixel_threshold", ev.pixel_f1.threshold);
@@ -72,6 +72,7 @@ void save_calibration(const std::string& path, const Evaluation& ev, const std::
   }
   out.set_attr("mask_rule", std::string(mask_rule_name(ev.rule)));
   out.set_attr("epoch", int64_t(epoch));
+  out.set_attr("steps", int64_t(steps));
   write_ranges(out, ranges);
   out.commit();
 }
@@ -90,6 +91,7 @@ Calibration load_calibration(const std::string& path, int levels) {
   }
   c.mask_rule = in.attr_string("mask_rule");
   c.epoch = int(in.attr_int("epoch"));
+  if (in.has_attr("steps")) c.steps = long(in.attr_int("steps"));  // older files: unknown
   c.ranges = read_ranges(in, path, levels);
   return c;
 }
@@ -129,12 +131,20 @@ Calibration load_model_calibration(const std::string& model_folder, int levels, 
   const std::string tested = model_folder + "/thresholds.h5", validated = model_folder + "/validation.h5";
   const ValidationCalibration v = load_validation(validated, levels, steps);
   Calibration c;
+  std::string stale;  // files made for other weights are not applied
   if (is_file(tested)) {
     c = load_calibration(tested, levels);
-    c.source = "the test set (F1-optimal, " + tested + ")";
-  } else if (std::isnan(v.threshold) && required) {
-    throw Error(model_folder + ": no thresholds; run `stfpm test`, train with --val_split, or pass --threshold");
+    c.source = "test set, F1-optimal";
+    if (c.steps >= 0 && c.steps != steps) {
+      c = Calibration{};
+      stale = tested;
+    }
   }
+  if (std::isnan(v.threshold) && is_file(validated)) stale += (stale.empty() ? "" : " and ") + validated;
+  if (std::isnan(v.threshold) && std::isnan(c.image_threshold) && required)
+    throw Error(model_folder + ": no thresholds for these weights" +
+                (stale.empty() ? std::string() : " (" + stale + " came from other weights)") +
+                "; run `stfpm test`, train with --val_split, or pass --threshold");
   if (std::isnan(v.threshold)) return c;
   c.image_threshold = c.pixel_threshold = v.threshold;
   c.source = "validation: " + v.describe();

@@ -42,9 +42,10 @@ struct Calibration {
   HeatRanges ranges;
   std::string mask_rule;
   int epoch = 0;
+  long steps = -1;  // of the weights it was made for (-1: a file from before stfpm recorded them)
 };
 void save_calibration(const std::string& path, const Evaluation& ev, const std::vector<float>& image_scores,
-                      const HeatRanges& ranges, int epoch);
+                      const HeatRanges& ranges, int epoch, long steps);
 // Throws naming the file when missing, with a hint to run `stfpm test` first.
 Calibration load_calibration(const std::string& path, int levels);
 
@@ -68,7 +69,8 @@ ValidationCalibration load_validation(const std::string& path, int levels, long 
 // A model folder's decision thresholds, as test, predict and the Detector apply them: the validation threshold
 // when `train --val_split` made one for these weights, else the F1-optimal thresholds of the last `stfpm test`.
 // Score range and colour ranges come from the test run when there was one, else from the validation images.
-// Without either file: throws when `required` (naming what to run), else returns NaN thresholds.
+// Files made for other weights (their SGD steps differ from `steps`) are not applied. Without a usable file:
+// throws when `required` (naming what to run and any file that was stale), else returns NaN thresholds.
 Calibration load_model_calibration(const std::string& model_folder, int levels, long steps, bool required);
 
 // What a test run writes besides metrics.json, under <results_dir>/<category>/.

@@ -164,7 +164,7 @@ TestResult test_model(const TestConfig& config, const ProgressCallback& progress
       load_validation(model_folder + "/validation.h5", int(recipe.layers.size()), info.steps);
   const bool validated = !std::isnan(validation.threshold);
   const double decision = validated ? validation.threshold : ev.image_f1.threshold;
-  const std::string source = validated ? "validation: " + validation.describe() : "test set (F1-optimal)";
+  const std::string source = validated ? "validation: " + validation.describe() : "test set, F1-optimal";
   write_json_file(out_dir + "/metrics.json",
                   metrics_json(config, checkpoint, ev, info, maps, load_seconds, eval_seconds, train,
                                device_name(backend->kind()), validation,
@@ -179,7 +179,7 @@ TestResult test_model(const TestConfig& config, const ProgressCallback& progress
                      decision, validated ? validation.threshold : ev.pixel_f1.threshold, shown, report);
   write_html_test_report({config.results_dir, config.category, config.save_images, config.save_maps}, images, maps,
                          ev, {config.category, source, backend->describe(), checkpoint, info.epoch, decision});
-  save_calibration(model_folder + "/thresholds.h5", ev, maps.scores, ranges, info.epoch);
+  save_calibration(model_folder + "/thresholds.h5", ev, maps.scores, ranges, info.epoch, info.steps);
 
   TestResult result;
   result.pixel_auroc = ev.pixel_auroc;

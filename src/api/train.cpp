@@ -81,6 +81,8 @@ void check_validation_options(const TrainConfig& config) {
     throw Error("--val_quantile must be in [0, 1], got " + format_number(config.val_quantile));
   if (!std::isnan(config.max_fpr) && !(config.max_fpr >= 0 && config.max_fpr < 1))
     throw Error("--max_fpr must be in [0, 1), got " + format_number(config.max_fpr));
+  if (!std::isnan(config.max_fpr) && config.val_split == 0)
+    throw Error("--max_fpr chooses the threshold on the --val_split images: add --val_split F");
 }
 
 // The epochs themselves, on the training images: fills `summary`, leaves the checkpoint.
@@ -108,8 +110,8 @@ void run_training(const TrainConfig& config, const std::vector<ImageRecord>& rec
                   " in the checkpoint");
     if (saved.val_split != config.val_split)
       throw Error(checkpoint + ": checkpoint from another configuration: --val_split is " +
-                  std::to_string(config.val_split) + " here but " + std::to_string(saved.val_split) +
-                  " in the checkpoint");
+                  format_number(config.val_split) + " here but " + format_number(saved.val_split) +
+                  " in the checkpoint (its training held out other images)");
     load_checkpoint(checkpoint, model, true);
     start_epoch = saved.epoch;
     saved_steps = saved.steps;

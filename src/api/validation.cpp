@@ -41,8 +41,13 @@ ValidationCalibration fit_validation_threshold(const TrainConfig& config, const 
   const AnomalyMaps maps = compute_anomaly_maps(model, images, batch, report);
 
   ValidationCalibration v;
-  v.threshold = std::isnan(config.max_fpr) ? quantile_threshold(maps.scores, config.val_quantile)
-                                           : max_fpr_threshold(maps.scores, config.max_fpr);
+  const double t = std::isnan(config.max_fpr) ? quantile_threshold(maps.scores, config.val_quantile)
+                                              : max_fpr_threshold(maps.scores, config.max_fpr);
+  // A float, rounded up: the pixel outlines compare float map values with it, the decision double(score) >= t,
+  // and both must agree that an image is anomalous exactly when it has a predicted region.
+  float rounded = float(t);
+  if (double(rounded) < t) rounded = std::nextafter(rounded, INFINITY);
+  v.threshold = rounded;
   v.rule = threshold_rule(config.val_quantile, config.max_fpr);
   v.images = maps.count;
   const auto [lo, hi] = std::minmax_element(maps.scores.begin(), maps.scores.end());

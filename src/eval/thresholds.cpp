@@ -34,7 +34,8 @@ double max_fpr_threshold(std::vector<float> scores, double max_fpr) {
   check_scores(scores);
   if (!(max_fpr >= 0.0 && max_fpr < 1.0))
     throw std::invalid_argument("max_fpr must be in [0, 1), got " + std::to_string(max_fpr));
-  const size_t allowed = size_t(std::floor(max_fpr * double(scores.size())));
+  // floor(max_fpr * n), robust to the product's rounding (0.29 * 100 is 28.999999999999996 in double).
+  const size_t allowed = size_t(std::floor(max_fpr * double(scores.size()) * (1 + 1e-12)));
   // The (allowed + 1)-th highest score must stay below the threshold; those above it may be flagged (ties with
   // it are not, since they are not above it).
   std::nth_element(scores.begin(), scores.begin() + long(allowed), scores.end(), std::greater<float>());

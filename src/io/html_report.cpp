@@ -113,7 +113,8 @@ std::string histogram(const std::vector<HtmlReportRow>& rows, double threshold) 
   for (const HtmlReportRow& r : rows)
     if (std::isfinite(r.score)) lo = std::min(lo, double(r.score)), hi = std::max(hi, double(r.score));
   if (std::isfinite(threshold)) lo = std::min(lo, threshold), hi = std::max(hi, threshold);
-  if (!(hi > lo)) hi = lo + 1;  // one score (or none): a unit range around it
+  if (!std::isfinite(lo)) lo = 0, hi = 1;                // no finite score
+  if (!(hi > lo)) hi = lo + std::max(1.0, std::abs(lo));  // one score: a range that is not lost to rounding
   std::vector<int> normal(kBins, 0), defective(kBins, 0);
   for (const HtmlReportRow& r : rows) {
     if (!std::isfinite(r.score)) continue;

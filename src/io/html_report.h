@@ -32,7 +32,7 @@ struct HtmlReport {
   std::vector<std::string> notes;                          // lines under the table ("no masks: ...")
   HtmlCurve roc;                                           // image ROC curve (empty: not drawn)
   HtmlCurve pro;                                           // pixel PRO curve (empty without masks)
-  double pro_max_fpr = 0.3;                                // the AUPRO integration limit, marked on the plot
+  double pro_max_fpr = 0.3;                                // the AUPRO integration limit: the plot's x range
   double threshold = 0;                                    // the decision threshold, marked on the histogram
   std::vector<HtmlReportRow> rows;
 };
