@@ -107,6 +107,27 @@ void print_test(const TestResult& r, const std::string& category) {
   std::printf("reports: %s\n", r.results_folder.c_str());
 }
 
+// The profile table: one row per op and layer, the largest first; numbers a reader can line up.
+void print_profile(const ProfileReport& r) {
+  std::printf("%s pass, batch %d, %dx%d, %d timed steps on %s\n", r.pass.c_str(), r.batch_size, r.size, r.size,
+              r.steps, r.device.c_str());
+  std::printf("step %.3f ms (%.2f img/s); ceilings: sgemm %.1f GFLOP/s, copy %.1f GB/s\n\n", r.step_ms,
+              r.images_per_second, r.ceiling_gflops, r.ceiling_gbps);
+  std::printf("%-26s %-30s %6s %10s %10s %6s %8s %8s %8s\n", "op", "layer", "calls", "median ms", "ms/step",
+              "share", "GFLOP/s", "GB/s", "ceiling");
+  auto cell = [](double v, const char* format) {
+    char buf[32];
+    if (std::isnan(v)) return std::string("-");
+    std::snprintf(buf, sizeof buf, format, v);
+    return std::string(buf);
+  };
+  for (const ProfileRow& row : r.rows)
+    std::printf("%-26s %-30s %6s %10s %10s %5.1f%% %8s %8s %8s\n", row.op.c_str(), row.layer.c_str(),
+                cell(row.calls_per_step, "%g").c_str(), cell(row.median_ms, "%.4f").c_str(),
+                cell(row.ms_per_step, "%.3f").c_str(), 100 * row.share, cell(row.gflops, "%.1f").c_str(),
+                cell(row.gbps, "%.1f").c_str(), cell(100 * row.ceiling_fraction, "%.0f%%").c_str());
+}
+
 void run(const CommandLine& c, int argc, char** argv) {
   const ProgressCallback progress = console_progress();
   if (c.command == "train") {
@@ -141,6 +162,8 @@ void run(const CommandLine& c, int argc, char** argv) {
                 c.category.c_str(), c.maps_dir.c_str(), r.width, r.height, r.pixel_auroc, r.image_auroc,
                 r.pixel_aupro, r.mask_rule.c_str());
     std::printf("metrics: %s\n", r.metrics_file.c_str());
+  } else if (c.command == "profile") {
+    print_profile(profile(c.profile_config(), progress));
   } else {
     const SyntheticSummary s = write_synthetic(c.synthetic_config());
     std::printf("synthetic dataset: %s (%d train, %d good test, %d per defect type, %dx%d)\n", s.folder.c_str(),

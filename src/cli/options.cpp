@@ -43,7 +43,8 @@ int positive(const std::string& flag, const std::string& text) {
 std::string recipe_commands(const RecipeField& f) {
   if (f.name == "size") return "*";
   if (f.name == "seed") return "train synth";
-  if (f.fixed_by_checkpoint || f.name == "batch_size") return "train test predict";
+  if (f.name == "batch_size") return "train test predict profile";
+  if (f.fixed_by_checkpoint) return "train test predict";
   return "train";
 }
 
@@ -78,8 +79,9 @@ std::vector<Option> build_options() {
       {{"results_dir"}, "DIR", "reports go to DIR/<category>/ (default results)", "train test predict evaluate",
        false, [](CommandLine& c, V v) { c.results_dir = v[0]; }},
       {{"teacher"}, "FILE", "ImageNet ResNet-18 teacher in HDF5 (default: $STFPM_TEACHER, then the installed copy)",
-       "train test predict", false, [](CommandLine& c, V v) { c.runtime.teacher = v[0]; }},
-      {{"images"}, "PATH", "predict: a folder of images, one image, or a text file listing image paths", "predict",
+       "train test predict profile", false, [](CommandLine& c, V v) { c.runtime.teacher = v[0]; }},
+      {{"images"}, "PATH", "predict: a folder of images, one image, or a text file listing image paths (profile: "
+       "decoded every step instead of random input)", "predict profile",
        false, [](CommandLine& c, V v) { c.images = v[0]; }},
       {{"maps", "maps_dir"}, "DIR", "evaluate: folder with <category>/test/<defect>/<stem>.tiff", "evaluate", false,
        [](CommandLine& c, V v) { c.maps_dir = v[0]; }},
@@ -97,7 +99,8 @@ std::vector<Option> build_options() {
                      }});
   }
   const std::vector<Option> rest = {
-      {{"device"}, "cpu|cuda", "where the model runs (default: cuda when a GPU is present)", "train test predict",
+      {{"device"}, "cpu|cuda", "where the model runs (default: cuda when a GPU is present)",
+       "train test predict profile",
        false,
        [](CommandLine& c, V v) {
          try {
@@ -106,9 +109,10 @@ std::vector<Option> build_options() {
            throw UsageError(std::string("--device: ") + e.what());
          }
        }},
-      {{"threads"}, "N", "CPU threads (default: all cores)", "train test predict", false,
+      {{"threads"}, "N", "CPU threads (default: all cores)", "train test predict profile", false,
        [](CommandLine& c, V v) { c.runtime.threads = positive("threads", v[0]); }},
-      {{"tf32"}, "", "CUDA: allow TF32 tensor-core convolutions (default strict FP32)", "train test predict", false,
+      {{"tf32"}, "", "CUDA: allow TF32 tensor-core convolutions (default strict FP32)", "train test predict profile",
+       false,
        [](CommandLine& c, V) { c.runtime.tf32 = true; }},
       {{"resume"}, "", "train: continue from the checkpoint in --model_dir", "train", false,
        [](CommandLine& c, V) { c.resume = true; }},
@@ -149,6 +153,22 @@ std::vector<Option> build_options() {
       {{"normalized_colors"}, "", "colour the combined map of result images by the normalized score (the "
        "threshold mid-scale, the test score range across it) instead of 0 to the 99.9th percentile",
        "train test predict", false, [](CommandLine& c, V) { c.normalized_colors = true; }},
+      {{"pass"}, "train|infer", "profile: the pass to time (default infer)", "profile", false,
+       [](CommandLine& c, V v) {
+         if (v[0] != "train" && v[0] != "infer") throw UsageError("--pass must be train or infer, got " + v[0]);
+         c.pass = v[0];
+       }},
+      {{"steps"}, "N", "profile: timed steps (default 10)", "profile", false,
+       [](CommandLine& c, V v) { c.steps = positive("steps", v[0]); }},
+      {{"warmup"}, "N", "profile: untimed steps first (default 2)", "profile", false,
+       [](CommandLine& c, V v) {
+         c.warmup = parse_number<int>("warmup", v[0]);
+         if (c.warmup < 0) throw UsageError("--warmup must be 0 or more, got " + v[0]);
+       }},
+      {{"csv"}, "FILE", "profile: also write the table as CSV", "profile", false,
+       [](CommandLine& c, V v) { c.csv = v[0]; }},
+      {{"json"}, "FILE", "profile: also write the table as JSON", "profile", false,
+       [](CommandLine& c, V v) { c.json = v[0]; }},
       {{"threshold"}, "X", "predict: image-score threshold (default: the model's, from --val_split or else the F1-optimal one of test)", "predict",
        false, [](CommandLine& c, V v) { c.threshold = parse_number<float>("threshold", v[0]); }},
   };
@@ -178,7 +198,8 @@ std::string help_for(const std::string& command) {
            "  test      evaluate a trained student on the test split: metrics, scores, result images\n"
            "  predict   anomaly maps, scores and decisions for new images (no ground truth needed)\n"
            "  evaluate  metrics of saved TIFF anomaly maps against the ground truth\n"
-           "  synth     write the project's synthetic MVTec-layout dataset\n\n"
+           "  synth     write the project's synthetic MVTec-layout dataset\n"
+           "  profile   time every op of a train or inference step (--pass), per layer\n\n"
            "`stfpm <command> --help` lists the options of a command.\n";
     return out.str();
   }
@@ -234,7 +255,7 @@ CommandLine parse_command_line(int argc, char** argv, std::string* help_text) {
     opt->apply(c, values);
     c.given.insert(opt->names[0]);
   }
-  static const std::set<std::string> commands = {"train", "test", "predict", "evaluate", "synth"};
+  static const std::set<std::string> commands = {"train", "test", "predict", "evaluate", "synth", "profile"};
   if (help) {
     *help_text = help_for(commands.count(c.command) ? c.command : "");
     return c;
@@ -251,7 +272,7 @@ CommandLine parse_command_line(int argc, char** argv, std::string* help_text) {
     throw UsageError("--val_quantile and --max_fpr choose the threshold on the --val_split images: add --val_split F");
   if (c.was_given("val_quantile") && c.was_given("max_fpr"))
     throw UsageError("give --val_quantile or --max_fpr, not both");
-  if (c.command.empty()) throw UsageError("no command (train, test, predict, evaluate or synth)");
+  if (c.command.empty()) throw UsageError("no command (train, test, predict, evaluate, synth or profile)");
   if (!commands.count(c.command)) throw UsageError("unknown command '" + c.command + "'");
   return c;
 }
@@ -329,6 +350,20 @@ EvaluateConfig CommandLine::evaluate_config() const {
   e.results_dir = results_dir;
   e.mask_rule = mask_rule;
   return e;
+}
+
+ProfileConfig CommandLine::profile_config() const {
+  ProfileConfig p;
+  p.pass = pass;
+  p.batch_size = was_given("batch_size") ? recipe.batch_size : 1;  // one image at a time unless asked
+  p.size = recipe.size;
+  p.warmup = warmup;
+  p.steps = steps;
+  p.images = images;
+  p.runtime = runtime;
+  p.csv = csv;
+  p.json = json;
+  return p;
 }
 
 SyntheticConfig CommandLine::synthetic_config() const {

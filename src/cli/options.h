@@ -1,7 +1,7 @@
 // The `stfpm` command line: parsing argv into the library's configurations (<stfpm/stfpm.h>).
 //
 // Subcommands: train (then test, as the reference does), test, predict, evaluate (saved TIFF maps), synth (write
-// the synthetic dataset). The reference implementation's style `stfpm --mode train|test ...` works too, with its
+// the synthetic dataset), profile (time every op of a step). The reference implementation's style `stfpm --mode train|test ...` works too, with its
 // flag names (--data_dir, --category, --model_dir, --epochs, --lr, --wd, --momentum, --batch_size, ...). Flags
 // may be written with '_' or '-', as `--flag value` or `--flag=value`; lists as `1,2,3` or `1 2 3`.
 // The recipe's flags come from the recipe's field table (stfpm::recipe_fields()), the rest from the table in
@@ -18,7 +18,7 @@
 namespace stfpm {
 
 struct CommandLine {
-  std::string command;  // train | test | predict | evaluate | synth
+  std::string command;  // train | test | predict | evaluate | synth | profile
 
   std::string data_dir, category;
   FolderDataset folders;                // --normal_dir and the flags with it
@@ -38,6 +38,8 @@ struct CommandLine {
   bool save_images = true;
   bool normalized_colors = false;
   double threshold = NAN;
+  std::string pass = "infer", csv, json;  // profile
+  int steps = 10, warmup = 2;
 
   std::set<std::string> given;  // canonical names of the options set on the command line
   bool was_given(const std::string& name) const { return given.count(name) > 0; }
@@ -48,6 +50,7 @@ struct CommandLine {
   PredictConfig predict_config() const;
   EvaluateConfig evaluate_config() const;
   SyntheticConfig synthetic_config() const;
+  ProfileConfig profile_config() const;
 };
 
 // Thrown for command-line mistakes (unknown flag, missing value, bad number): main prints it with the usage hint

@@ -310,6 +310,44 @@ struct EvaluateResult {
 // Metrics of saved TIFF maps (ours or any method's) at the original image size.
 EvaluateResult evaluate_maps(const EvaluateConfig& config, const ProgressCallback& progress = nullptr);
 
+// ---- profiling (what the `stfpm profile` command runs) ---------------------------------------------------
+
+// N timed steps of one pass on random (or real) input, every Backend op timed (README "Profiling").
+struct ProfileConfig {
+  std::string pass = "infer";  // "infer": upload, teacher + student forward in eval mode, anomaly map, download
+                               // "train": upload, one SGD step (teacher forward every step, no feature cache)
+  int batch_size = 1, size = 256;
+  int warmup = 2, steps = 10;  // untimed steps first, then timed ones
+  std::string images;          // a folder, image or list file: decoded and resized every step; empty: random input
+  Runtime runtime;             // the teacher is Runtime::teacher or find_teacher()'s, else random weights
+  std::string csv, json;       // when set, the table is also written to these files
+};
+
+struct ProfileRow {
+  std::string op;                  // "conv forward", "batchnorm backward", "image decode", ...
+  std::string layer;               // "student.layer1.0.conv1"; empty for ops whose calls are not told apart
+  double calls_per_step = 0;
+  double median_ms = 0;            // per call
+  double ms_per_step = 0;          // the calls' total time, per step
+  double share = 0;                // ms_per_step / the step's time
+  double gflops = NAN, gbps = NAN;  // one call's work over its median time (FLOPs: convolutions only)
+  double ceiling_fraction = NAN;   // of the measured ceiling: sgemm GFLOP/s for convolutions, copy GB/s otherwise
+};
+
+struct ProfileReport {
+  std::string pass, device;
+  int batch_size = 0, size = 0, steps = 0;
+  double step_ms = 0;              // mean wall time of a timed step
+  double images_per_second = 0;
+  double ceiling_gflops = 0;       // a 1x1 convolution of 1024 to 1024 channels over 32x32: a plain sgemm
+  double ceiling_gbps = 0;         // a 128 MiB copy in backend memory (bytes read + written per second)
+  // By ms_per_step, largest first; the last row, op "outside backend ops", is the step's time not spent in a
+  // timed call, so the rows add up to step_ms.
+  std::vector<ProfileRow> rows;
+};
+
+ProfileReport profile(const ProfileConfig& config, const ProgressCallback& progress = nullptr);
+
 struct SyntheticConfig {
   std::string data_dir;
   std::string category = "synthetic";

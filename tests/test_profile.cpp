@@ -1,0 +1,128 @@
+// `stfpm profile` (stfpm::profile): every op of a step is a row, the layers are named, the calls per step are the
+// model's, and the rows add up to the step's time. Times themselves are not asserted (speed belongs to bench/).
+#include <catch2/catch.hpp>
+
+#include <stfpm/stfpm.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <string>
+
+#include "api/backends.h"
+#include "data/image_io.h"
+#include "model/resnet18.h"
+#include "test_util.h"
+
+using namespace stfpm;
+
+namespace {
+
+ProfileConfig small_profile(const std::string& pass, const test::TempDir& tmp) {
+  ProfileConfig c;
+  c.pass = pass;
+  c.batch_size = 2;
+  c.size = 64;
+  c.warmup = 1;
+  c.steps = 3;
+  c.runtime.device = Device::cpu;
+  if (test::path_exists(test::teacher_file())) c.runtime.teacher = test::teacher_file();
+  c.csv = (tmp.path / "profile.csv").string();
+  c.json = (tmp.path / "profile.json").string();
+  return c;
+}
+
+// calls per step of each "op|layer"
+std::map<std::string, double> calls_of(const ProfileReport& r) {
+  std::map<std::string, double> out;
+  for (const ProfileRow& row : r.rows) out[row.op + "|" + row.layer] += row.calls_per_step;
+  return out;
+}
+
+// The names of the trunk's convolutions and BatchNorms, as the profile names them.
+std::vector<std::string> layers(TensorRole role) {
+  std::unique_ptr<Backend> backend = make_backend(DeviceKind::cpu, BackendOptions{});
+  ResNet18Trunk trunk(*backend);
+  std::vector<std::string> out;
+  for (const TensorEntry& e : trunk.tensors())
+    if (e.role == role) out.push_back(e.name.substr(0, e.name.rfind(".weight")));
+  return out;
+}
+
+void check_sums(const ProfileReport& r) {
+  double sum = 0;
+  for (const ProfileRow& row : r.rows) sum += row.ms_per_step;
+  CHECK(sum == Approx(r.step_ms).epsilon(1e-9));
+  const ProfileRow& rest = r.rows.back();
+  CHECK(rest.op == "outside backend ops");
+  // Ops never overlap on the CPU, so the timed calls cannot exceed the step; the model's own host work between
+  // calls (pointer arithmetic, loops over the tensor table) is a small part of it.
+  CHECK(rest.ms_per_step >= 0);
+  CHECK(rest.share < 0.25);
+  for (size_t i = 1; i + 1 < r.rows.size(); ++i) CHECK(r.rows[i - 1].ms_per_step >= r.rows[i].ms_per_step);
+  CHECK(r.ceiling_gflops > 0);
+  CHECK(r.ceiling_gbps > 0);
+  CHECK(r.images_per_second == Approx(r.batch_size * 1000.0 / r.step_ms).epsilon(1e-9));
+}
+
+}  // namespace
+
+TEST_CASE("profile: a CPU train step has a row per op and layer with the model's calls, adding up to the step",
+          "[profile]") {
+  const test::TempDir tmp("profile_train");
+  const ProfileReport r = profile(small_profile("train", tmp));
+  check_sums(r);
+  const std::map<std::string, double> calls = calls_of(r);
+  auto at = [&](const std::string& key) {
+    const auto it = calls.find(key);
+    return it == calls.end() ? 0.0 : it->second;
+  };
+  const std::vector<std::string> convs = layers(TensorRole::conv_weight), norms = layers(TensorRole::bn_weight);
+  REQUIRE(convs.size() == 15);  // conv1, 4 per layer and a downsample in layer2 and layer3
+  for (const std::string& conv : convs) {
+    INFO(conv);
+    CHECK(at("conv forward|teacher." + conv) == 1);
+    CHECK(at("conv forward|student." + conv) == 1);
+    CHECK(at("conv backward-filter|student." + conv) == 1);
+    CHECK(at("conv backward-filter|teacher." + conv) == 0);  // the teacher is frozen
+  }
+  for (const std::string& bn : norms) {
+    INFO(bn);
+    CHECK(at("batchnorm forward (eval)|teacher." + bn) == 1);
+    CHECK(at("batchnorm forward (train)|student." + bn) == 1);
+    CHECK(at("batchnorm backward|student." + bn) == 1);
+  }
+  CHECK(at("pyramid loss|") == 3);
+  CHECK(at("sgd step|") == 1);
+  CHECK(at("copy host to device|") >= 1);
+  CHECK(at("anomaly map|") == 0);
+  // A convolution row reports its FLOPs: teacher.conv1 at 64x64, batch 2 is 2 * 2*64*32*32 * 3*7*7 per call.
+  for (const ProfileRow& row : r.rows)
+    if (row.op == "conv forward" && row.layer == "teacher.conv1")
+      CHECK(row.gflops * row.median_ms * 1e6 == Approx(2.0 * 2 * 64 * 32 * 32 * 3 * 7 * 7).epsilon(1e-6));
+
+  const std::string csv = test::read_text((tmp.path / "profile.csv").string());
+  CHECK(std::count(csv.begin(), csv.end(), '\n') == long(r.rows.size()) + 1);
+  CHECK(test::read_text((tmp.path / "profile.json").string()).find("\"outside backend ops\"") != std::string::npos);
+}
+
+TEST_CASE("profile: a CPU inference step, with real images decoded every step", "[profile]") {
+  const test::TempDir tmp("profile_infer");
+  Image8 image(40, 30, 3);
+  for (size_t i = 0; i < image.data.size(); ++i) image.data[i] = uint8_t(i * 7);
+  write_png((tmp.path / "a.png").string(), image);
+  write_png((tmp.path / "b.png").string(), image);
+  ProfileConfig c = small_profile("infer", tmp);
+  c.images = tmp.path.string();
+  const ProfileReport r = profile(c);
+  check_sums(r);
+  const std::map<std::string, double> calls = calls_of(r);
+  CHECK(calls.at("anomaly map|") == 1);
+  CHECK(calls.at("copy device to host|") == 1);
+  CHECK(calls.at("image decode|") == 2);  // the batch of 2, every step
+  CHECK(calls.at("resize + normalize|") == 2);
+  for (const auto& [key, n] : calls) CHECK(key.find("backward") == std::string::npos);
+
+  c.pass = "backward";
+  CHECK_THROWS_WITH(profile(c), Catch::Contains("--pass must be train or infer"));
+}
