@@ -45,42 +45,52 @@ ConvGeometry conv(int n, int c, int h, int w, int k, int kernel, int stride, int
 }  // namespace
 
 TEST_CASE("cpu conv: forward equals the direct sum, backward equals finite differences", "[cpu][conv]") {
-  CpuBackend cpu;
-  const std::vector<ConvGeometry> shapes = {
-      conv(2, 3, 9, 7, 4, 3, 1, 1),    // 3x3/1, odd sizes
-      conv(3, 2, 11, 10, 5, 7, 2, 3),  // the stem: 7x7/2 pad 3
-      conv(2, 4, 8, 9, 3, 1, 2, 0),    // downsample: 1x1/2
-      conv(1, 3, 7, 7, 2, 3, 2, 1),    // 3x3/2, batch 1
-      conv(2, 5, 4, 6, 3, 1, 1, 0),    // pointwise (no lowering)
-      conv(3, 2, 1, 1, 2, 3, 1, 1),    // 1x1 spatial, all padding
-  };
-  uint64_t seed = 1;
-  for (const ConvGeometry& g : shapes) {
-    INFO("conv " << g.n << "x" << g.c << "x" << g.h << "x" << g.w << " k" << g.k << " " << g.r << "x" << g.s
-                 << "/" << g.stride << " pad " << g.pad);
-    std::vector<float> x = random_vector(g.in_dims().count(), seed++);
-    std::vector<float> w = random_vector(g.weight_count(), seed++);
-    const std::vector<float> r = random_vector(g.out_dims().count(), seed++);
-    std::vector<float> y(g.out_dims().count());
-    cpu.conv_forward(y.data(), x.data(), w.data(), g);
-    CHECK(test::all_close("y", y, direct_conv(x, w, g), 1e-5, 1e-5));
-
-    auto objective = [&] {
-      cpu.conv_forward(y.data(), x.data(), w.data(), g);
-      return weighted_sum(y, r);
+  // 1 thread: every batch runs one image per thread; 2 and 3 threads: batches smaller than that split each image
+  // across the threads (by output rows forward, by input channels backward), unevenly where sizes do not divide.
+  for (const int threads : {1, 2, 3}) {
+    INFO(threads << " threads");
+    BackendOptions options;
+    options.threads = threads;
+    CpuBackend cpu(options);
+    const std::vector<ConvGeometry> shapes = {
+        conv(1, 5, 9, 8, 4, 3, 1, 1),    // 3x3/1, batch 1, 5 channels and 9 output rows over 2 or 3 threads
+        conv(1, 5, 4, 6, 3, 1, 1, 0),    // pointwise, batch 1
+        conv(1, 2, 5, 5, 3, 7, 2, 3),    // the stem at batch 1: 3 output rows, 2 channels (a thread gets none)
+        conv(2, 3, 9, 7, 4, 3, 1, 1),    // 3x3/1, odd sizes
+        conv(3, 2, 11, 10, 5, 7, 2, 3),  // the stem: 7x7/2 pad 3
+        conv(2, 4, 8, 9, 3, 1, 2, 0),    // downsample: 1x1/2
+        conv(1, 3, 7, 7, 2, 3, 2, 1),    // 3x3/2, batch 1
+        conv(2, 5, 4, 6, 3, 1, 1, 0),    // pointwise (no lowering)
+        conv(3, 2, 1, 1, 2, 3, 1, 1),    // 1x1 spatial, all padding
     };
-    // The objective is linear in x and w, so central differences are exact up to float rounding of the
-    // outputs (~1e-6 here): a 1e-3 tolerance is tight.
-    test::GradCheck opts;
-    opts.tolerance = 1e-3;
-    std::vector<float> dx(x.size(), 7.0f);  // overwritten, whatever it held
-    cpu.conv_backward_data(dx.data(), r.data(), w.data(), g);
-    CHECK(check_gradient("dx", x, dx, objective, opts));
+    uint64_t seed = 1;
+    for (const ConvGeometry& g : shapes) {
+      INFO("conv " << g.n << "x" << g.c << "x" << g.h << "x" << g.w << " k" << g.k << " " << g.r << "x" << g.s
+                   << "/" << g.stride << " pad " << g.pad);
+      std::vector<float> x = random_vector(g.in_dims().count(), seed++);
+      std::vector<float> w = random_vector(g.weight_count(), seed++);
+      const std::vector<float> r = random_vector(g.out_dims().count(), seed++);
+      std::vector<float> y(g.out_dims().count());
+      cpu.conv_forward(y.data(), x.data(), w.data(), g);
+      CHECK(test::all_close("y", y, direct_conv(x, w, g), 1e-5, 1e-5));
 
-    std::vector<float> dw(w.size(), 0.5f);  // accumulated onto 0.5
-    cpu.conv_backward_filter(dw.data(), r.data(), x.data(), g);
-    for (float& v : dw) v -= 0.5f;
-    CHECK(check_gradient("dw", w, dw, objective, opts));
+      auto objective = [&] {
+        cpu.conv_forward(y.data(), x.data(), w.data(), g);
+        return weighted_sum(y, r);
+      };
+      // The objective is linear in x and w, so central differences are exact up to float rounding of the
+      // outputs (~1e-6 here): a 1e-3 tolerance is tight.
+      test::GradCheck opts;
+      opts.tolerance = 1e-3;
+      std::vector<float> dx(x.size(), 7.0f);  // overwritten, whatever it held
+      cpu.conv_backward_data(dx.data(), r.data(), w.data(), g);
+      CHECK(check_gradient("dx", x, dx, objective, opts));
+
+      std::vector<float> dw(w.size(), 0.5f);  // accumulated onto 0.5
+      cpu.conv_backward_filter(dw.data(), r.data(), x.data(), g);
+      for (float& v : dw) v -= 0.5f;
+      CHECK(check_gradient("dw", w, dw, objective, opts));
+    }
   }
 }
 

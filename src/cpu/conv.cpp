@@ -1,9 +1,16 @@
-// CPU backend: convolution as im2col + sgemm, one image per thread.
+// CPU backend: convolution as im2col + sgemm.
 //
 // For one image, lowering x (C, H, W) to columns (C*R*S, OH*OW) turns the convolution into matrix products:
 //   forward          y (K, P)      = w (K, CRS) * col (CRS, P)              P = OH*OW
 //   backward data    dcol (CRS, P) = w^T * dy (K, P), then col2im adds dcol back onto dx
 //   backward filter  dw (K, CRS)  += dy (K, P) * col^T
+//
+// One level of parallelism at a time, with sgemm single-threaded inside it (OpenBLAS runs on one thread within an
+// OpenMP region): a batch of at least as many images as threads runs one image per thread; a smaller batch (one
+// image from a camera) runs its images one after another, each split across all threads: the forward pass by
+// output rows (each thread lowers and multiplies its rows' columns), the backward passes by input channels (each
+// thread owns the dcol rows and dx planes, or the col rows and dw columns, of its channels). Without the split a
+// single image ran im2col on one thread and sgemm on OpenBLAS's threads, which spin between calls.
 #include <cblas.h>
 #include <omp.h>
 
@@ -27,18 +34,25 @@ void valid_range(int out_size, int size, int stride, int pad, int offset, int* f
   if (*last < *first) *last = *first;
 }
 
-// col (C*R*S, OH*OW) <- x (C, H, W), zero where the window hangs over the padding.
-STFPM_VECTOR_CLONES void im2col(float* col, const float* x, const ConvGeometry& g) {
-  const int oh = g.out_h(), ow = g.out_w();
-  for (int c = 0; c < g.c; ++c) {
+// The part [first, last) of `total` that worker t of `workers` takes.
+void share(int total, int t, int workers, int* first, int* last) {
+  *first = int(long(total) * t / workers);
+  *last = int(long(total) * (t + 1) / workers);
+}
+
+// The rows of col (C*R*S, OH*OW) for channels [c0, c1) and output rows [i0, i1) <- x (C, H, W): a
+// ((c1 - c0)*R*S, (i1 - i0)*OW) matrix, zero where the window hangs over the padding.
+STFPM_VECTOR_CLONES void im2col(float* col, const float* x, const ConvGeometry& g, int c0, int c1, int i0, int i1) {
+  const int ow = g.out_w(), rows = i1 - i0;
+  for (int c = c0; c < c1; ++c) {
     const float* plane = x + size_t(c) * g.h * g.w;
     for (int r = 0; r < g.r; ++r) {
       for (int s = 0; s < g.s; ++s) {
-        float* row = col + ((size_t(c) * g.r + r) * g.s + s) * oh * ow;
+        float* row = col + ((size_t(c - c0) * g.r + r) * g.s + s) * rows * ow;
         int j0, j1;
         valid_range(ow, g.w, g.stride, g.pad, s, &j0, &j1);
-        for (int i = 0; i < oh; ++i) {
-          float* out = row + size_t(i) * ow;
+        for (int i = i0; i < i1; ++i) {
+          float* out = row + size_t(i - i0) * ow;
           const int ih = i * g.stride - g.pad + r;
           if (ih < 0 || ih >= g.h) {
             std::fill(out, out + ow, 0.0f);
@@ -58,14 +72,17 @@ STFPM_VECTOR_CLONES void im2col(float* col, const float* x, const ConvGeometry& 
   }
 }
 
-// dx (C, H, W) += the columns of dcol (C*R*S, OH*OW) scattered back to where im2col read them.
-STFPM_VECTOR_CLONES void col2im_add(float* dx, const float* col, const ConvGeometry& g) {
+void im2col(float* col, const float* x, const ConvGeometry& g) { im2col(col, x, g, 0, g.c, 0, g.out_h()); }
+
+// dx (C, H, W) += the columns of dcol scattered back to where im2col read them, for channels [c0, c1): dcol holds
+// their rows, ((c1 - c0)*R*S, OH*OW).
+STFPM_VECTOR_CLONES void col2im_add(float* dx, const float* col, const ConvGeometry& g, int c0, int c1) {
   const int oh = g.out_h(), ow = g.out_w();
-  for (int c = 0; c < g.c; ++c) {
+  for (int c = c0; c < c1; ++c) {
     float* plane = dx + size_t(c) * g.h * g.w;
     for (int r = 0; r < g.r; ++r) {
       for (int s = 0; s < g.s; ++s) {
-        const float* row = col + ((size_t(c) * g.r + r) * g.s + s) * oh * ow;
+        const float* row = col + ((size_t(c - c0) * g.r + r) * g.s + s) * oh * ow;
         int j0, j1;
         valid_range(ow, g.w, g.stride, g.pad, s, &j0, &j1);
         for (int i = 0; i < oh; ++i) {
@@ -97,9 +114,32 @@ void CpuBackend::prepare_conv(const ConvGeometry& g) {
 
 void CpuBackend::conv_forward(float* y, const float* x, const float* w, const ConvGeometry& g) {
   const TeamSize team(threads_);
-  const int P = g.out_h() * g.out_w(), CRS = g.c * g.r * g.s;
+  const int P = g.out_h() * g.out_w(), CRS = g.c * g.r * g.s, ow = g.out_w();
   const size_t x_image = size_t(g.c) * g.h * g.w, y_image = size_t(g.k) * P;
-#pragma omp parallel for schedule(static) if (g.n > 1)
+  if (g.n < threads_) {  // each image split by output rows
+    for (int n = 0; n < g.n; ++n) {
+#pragma omp parallel num_threads(threads_)
+      {
+        int i0, i1;
+        share(g.out_h(), omp_get_thread_num(), omp_get_num_threads(), &i0, &i1);
+        if (i1 > i0) {
+          const int rows = (i1 - i0) * ow;
+          const float* col = x + n * x_image + size_t(i0) * ow;  // pointwise: x's own columns, stride P
+          int ldb = P;
+          if (!is_pointwise(g)) {
+            float* lowered = scratch(omp_get_thread_num(), g).columns.data();
+            im2col(lowered, x + n * x_image, g, 0, g.c, i0, i1);
+            col = lowered;
+            ldb = rows;
+          }
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g.k, rows, CRS, 1.0f, w, CRS, col, ldb, 0.0f,
+                      y + n * y_image + size_t(i0) * ow, P);
+        }
+      }
+    }
+    return;
+  }
+#pragma omp parallel for schedule(static)
   for (int n = 0; n < g.n; ++n) {
     const float* col = x + n * x_image;
     if (!is_pointwise(g)) {
@@ -114,9 +154,29 @@ void CpuBackend::conv_forward(float* y, const float* x, const float* w, const Co
 
 void CpuBackend::conv_backward_data(float* dx, const float* dy, const float* w, const ConvGeometry& g) {
   const TeamSize team(threads_);
-  const int P = g.out_h() * g.out_w(), CRS = g.c * g.r * g.s;
-  const size_t x_image = size_t(g.c) * g.h * g.w, y_image = size_t(g.k) * P;
-#pragma omp parallel for schedule(static) if (g.n > 1)
+  const int P = g.out_h() * g.out_w(), CRS = g.c * g.r * g.s, RS = g.r * g.s;
+  const size_t x_image = size_t(g.c) * g.h * g.w, y_image = size_t(g.k) * P, plane = size_t(g.h) * g.w;
+  if (g.n < threads_) {  // each image split by input channels: a thread's dcol rows and dx planes are its own
+    for (int n = 0; n < g.n; ++n) {
+#pragma omp parallel num_threads(threads_)
+      {
+        int c0, c1;
+        share(g.c, omp_get_thread_num(), omp_get_num_threads(), &c0, &c1);
+        if (c1 > c0) {
+          float* dxn = dx + n * x_image;
+          float* dcol = is_pointwise(g) ? dxn + c0 * plane : scratch(omp_get_thread_num(), g).columns.data();
+          cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (c1 - c0) * RS, P, g.k, 1.0f, w + c0 * RS, CRS,
+                      dy + n * y_image, P, 0.0f, dcol, P);
+          if (!is_pointwise(g)) {
+            std::fill(dxn + c0 * plane, dxn + c1 * plane, 0.0f);
+            col2im_add(dxn, dcol, g, c0, c1);
+          }
+        }
+      }
+    }
+    return;
+  }
+#pragma omp parallel for schedule(static)
   for (int n = 0; n < g.n; ++n) {
     if (is_pointwise(g)) {
       cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, CRS, P, g.k, 1.0f, w, CRS, dy + n * y_image, P, 0.0f,
@@ -127,14 +187,34 @@ void CpuBackend::conv_backward_data(float* dx, const float* dy, const float* w, 
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, CRS, P, g.k, 1.0f, w, CRS, dy + n * y_image, P, 0.0f,
                 dcol, P);
     std::fill(dx + n * x_image, dx + (n + 1) * x_image, 0.0f);
-    col2im_add(dx + n * x_image, dcol, g);
+    col2im_add(dx + n * x_image, dcol, g, 0, g.c);
   }
 }
 
 void CpuBackend::conv_backward_filter(float* dw, const float* dy, const float* x, const ConvGeometry& g) {
   const TeamSize team(threads_);
-  const int P = g.out_h() * g.out_w(), CRS = g.c * g.r * g.s;
+  const int P = g.out_h() * g.out_w(), CRS = g.c * g.r * g.s, RS = g.r * g.s;
   const size_t x_image = size_t(g.c) * g.h * g.w, y_image = size_t(g.k) * P;
+  if (g.n < threads_) {  // each image split by input channels: a thread's col rows and dw columns are its own
+    for (int n = 0; n < g.n; ++n) {
+#pragma omp parallel num_threads(threads_)
+      {
+        int c0, c1;
+        share(g.c, omp_get_thread_num(), omp_get_num_threads(), &c0, &c1);
+        if (c1 > c0) {
+          const float* col = x + n * x_image + size_t(c0) * P;  // pointwise: x's own rows (P = H*W)
+          if (!is_pointwise(g)) {
+            float* lowered = scratch(omp_get_thread_num(), g).columns.data();
+            im2col(lowered, x + n * x_image, g, c0, c1, 0, g.out_h());
+            col = lowered;
+          }
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g.k, (c1 - c0) * RS, P, 1.0f, dy + n * y_image, P,
+                      col, P, 1.0f, dw + c0 * RS, CRS);
+        }
+      }
+    }
+    return;
+  }
   const int workers = std::min(threads_, g.n);
   // Each thread sums its images into a private accumulator; the accumulators are then added to dw in thread
   // order, so the result does not depend on timing.
