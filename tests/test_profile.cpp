@@ -99,11 +99,22 @@ TEST_CASE("profile: a CPU train step has a row per op and layer with the model's
   // A convolution row reports its FLOPs: teacher.conv1 at 64x64, batch 2 is 2 * 2*64*32*32 * 3*7*7 per call.
   for (const ProfileRow& row : r.rows)
     if (row.op == "conv forward" && row.layer == "teacher.conv1")
-      CHECK(row.gflops * row.median_ms * 1e6 == Approx(2.0 * 2 * 64 * 32 * 32 * 3 * 7 * 7).epsilon(1e-6));
+      CHECK(row.gflops * row.ms_per_step * 1e6 == Approx(2.0 * 2 * 64 * 32 * 32 * 3 * 7 * 7).epsilon(1e-6));
 
   const std::string csv = test::read_text((tmp.path / "profile.csv").string());
   CHECK(std::count(csv.begin(), csv.end(), '\n') == long(r.rows.size()) + 1);
   CHECK(test::read_text((tmp.path / "profile.json").string()).find("\"outside backend ops\"") != std::string::npos);
+
+  // --by_op: one row per op with the calls of all its layers.
+  ProfileConfig summary = small_profile("train", tmp);
+  summary.by_op = true;
+  const ProfileReport merged = profile(summary);
+  check_sums(merged);
+  const std::map<std::string, double> ops = calls_of(merged);
+  CHECK(ops.at("conv forward|") == 30);
+  CHECK(ops.at("conv backward-filter|") == 15);
+  CHECK(ops.at("batchnorm backward|") == double(norms.size()));
+  for (const auto& [key, n] : ops) CHECK(key.back() == '|');  // no layer names
 }
 
 TEST_CASE("profile: a CPU inference step, with real images decoded every step", "[profile]") {

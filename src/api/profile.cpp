@@ -90,6 +90,23 @@ void load_batch(const std::vector<ImageRecord>& records, size_t first, int n, co
   }
 }
 
+// One record per op: the calls and the work of all its layers together, in order of first call.
+std::vector<ProfilingBackend::Record> merge_layers(const std::vector<ProfilingBackend::Record>& records) {
+  std::vector<ProfilingBackend::Record> out;
+  for (const ProfilingBackend::Record& r : records) {
+    auto same = std::find_if(out.begin(), out.end(), [&](const ProfilingBackend::Record& m) { return m.op == r.op; });
+    if (same == out.end()) {
+      out.push_back(r);
+      out.back().layer.clear();
+      continue;
+    }
+    same->seconds.insert(same->seconds.end(), r.seconds.begin(), r.seconds.end());
+    same->flops += r.flops;
+    same->bytes += r.bytes;
+  }
+  return out;
+}
+
 Json report_json(const ProfileReport& r) {
   Json rows = Json::array();
   for (const ProfileRow& row : r.rows)
@@ -224,6 +241,7 @@ ProfileReport profile(const ProfileConfig& config, const ProgressCallback& progr
     records_timed.push_back({"image decode", "", host.decode, 0, 0});
     records_timed.push_back({"resize + normalize", "", host.resize, 0, 0});
   }
+  if (config.by_op) records_timed = merge_layers(records_timed);
   double accounted = 0;
   for (const ProfilingBackend::Record& r : records_timed) {
     ProfileRow row;
@@ -235,13 +253,12 @@ ProfileReport profile(const ProfileConfig& config, const ProgressCallback& progr
     for (double t : r.seconds) sum += t;
     row.ms_per_step = 1000 * sum / config.steps;
     row.share = row.ms_per_step / out.step_ms;
-    const double per_second = 1000 / row.median_ms;
     if (r.flops > 0) {
-      row.gflops = r.flops * per_second / 1e9;
+      row.gflops = r.flops / sum / 1e9;
       row.ceiling_fraction = row.gflops / out.ceiling_gflops;
     }
     if (r.bytes > 0) {
-      row.gbps = r.bytes * per_second / 1e9;
+      row.gbps = r.bytes / sum / 1e9;
       if (r.flops == 0) row.ceiling_fraction = row.gbps / out.ceiling_gbps;
     }
     accounted += row.ms_per_step;

@@ -165,6 +165,8 @@ std::vector<Option> build_options() {
          c.warmup = parse_number<int>("warmup", v[0]);
          if (c.warmup < 0) throw UsageError("--warmup must be 0 or more, got " + v[0]);
        }},
+      {{"by_op"}, "", "profile: one row per op (its layers together) instead of per op and layer", "profile", false,
+       [](CommandLine& c, V) { c.by_op = true; }},
       {{"csv"}, "FILE", "profile: also write the table as CSV", "profile", false,
        [](CommandLine& c, V v) { c.csv = v[0]; }},
       {{"json"}, "FILE", "profile: also write the table as JSON", "profile", false,
@@ -363,6 +365,7 @@ ProfileConfig CommandLine::profile_config() const {
   p.runtime = runtime;
   p.csv = csv;
   p.json = json;
+  p.by_op = by_op;
   return p;
 }
 

@@ -40,6 +40,7 @@ struct CommandLine {
   double threshold = NAN;
   std::string pass = "infer", csv, json;  // profile
   int steps = 10, warmup = 2;
+  bool by_op = false;
 
   std::set<std::string> given;  // canonical names of the options set on the command line
   bool was_given(const std::string& name) const { return given.count(name) > 0; }

@@ -38,8 +38,8 @@ void ProfilingBackend::timed(const char* op, const float* key, double flops, dou
   if (where.second) records_.push_back(Record{op, layer, {}, 0, 0});
   Record& r = records_[where.first->second];
   r.seconds.push_back(seconds);
-  r.flops = flops;
-  r.bytes = bytes;
+  r.flops += flops;
+  r.bytes += bytes;
 }
 
 void ProfilingBackend::upload(float* dst, const float* host_src, size_t count) {

@@ -23,7 +23,7 @@ class ProfilingBackend : public Backend {
   struct Record {
     std::string op, layer;  // "conv forward", "teacher.layer1.0.conv1"; layer empty for unnamed ops
     std::vector<double> seconds;
-    double flops = 0, bytes = 0;  // per call (the last call's: a layer's calls have one geometry per batch)
+    double flops = 0, bytes = 0;  // the work of all calls together
   };
 
   explicit ProfilingBackend(Backend& inner) : inner_(inner) {}

@@ -321,6 +321,7 @@ struct ProfileConfig {
   std::string images;          // a folder, image or list file: decoded and resized every step; empty: random input
   Runtime runtime;             // the teacher is Runtime::teacher or find_teacher()'s, else random weights
   std::string csv, json;       // when set, the table is also written to these files
+  bool by_op = false;          // one row per op, its layers together (a summary), instead of per op and layer
 };
 
 struct ProfileRow {
@@ -330,7 +331,7 @@ struct ProfileRow {
   double median_ms = 0;            // per call
   double ms_per_step = 0;          // the calls' total time, per step
   double share = 0;                // ms_per_step / the step's time
-  double gflops = NAN, gbps = NAN;  // one call's work over its median time (FLOPs: convolutions only)
+  double gflops = NAN, gbps = NAN;  // the calls' work over their time (FLOPs: convolutions only)
   double ceiling_fraction = NAN;   // of the measured ceiling: sgemm GFLOP/s for convolutions, copy GB/s otherwise
 };
 
