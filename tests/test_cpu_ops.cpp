@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cpu/cpu_backend.h"
+#include "cpu/gemm.h"
 #include "gradcheck.h"
 #include "test_util.h"
 
@@ -255,4 +256,54 @@ TEST_CASE("cpu sgd: PyTorch's momentum and weight decay", "[cpu][sgd]") {
   const double nb0 = 0.9 * b0 + 0.5 + 1e-4 * p0;
   CHECK(buf[0] == Approx(nb0));
   CHECK(p[0] == Approx(p0 - 0.4 * nb0));
+}
+
+TEST_CASE("cpu gemm: every kernel against a double-precision product, AVX-512 and AVX2 bit for bit",
+          "[cpu][gemm]") {
+  struct Case {
+    int m, n, k;
+  };
+  // Edges of every blocking level: MR 6, NR 16/32, KC 256, MC 120, NC 2048.
+  const std::vector<Case> cases = {{1, 1, 1},    {6, 32, 256}, {7, 33, 257}, {5, 15, 3},   {121, 40, 300},
+                                   {13, 2050, 9}, {64, 100, 576}, {3, 5, 0}};
+  std::vector<GemmKernel> kernels;
+  for (GemmKernel k : {GemmKernel::avx512, GemmKernel::avx2, GemmKernel::blas})
+    if (gemm_kernel_supported(k)) kernels.push_back(k);
+  const GemmKernel before = gemm_kernel();
+  uint64_t seed = 40;
+  for (const Case& t : cases)
+    for (const bool ta : {false, true})
+      for (const bool tb : {false, true})
+        for (const bool accumulate : {false, true}) {
+          INFO(t.m << "x" << t.n << "x" << t.k << (ta ? " A^T" : "") << (tb ? " B^T" : "")
+                   << (accumulate ? " +=" : ""));
+          const std::vector<float> a = random_vector(size_t(std::max(1, t.m * t.k)), seed++);
+          const std::vector<float> b = random_vector(size_t(std::max(1, t.k * t.n)), seed++);
+          const std::vector<float> c0 = random_vector(size_t(t.m) * (t.n + 3), seed++);
+          const long ldc = t.n + 3;  // a leading dimension wider than the row
+          // A stored as m x k (or k x m when transposed), B as k x n (or n x k).
+          const MatrixView av = ta ? MatrixView{a.data(), 1, t.m} : MatrixView{a.data(), t.k, 1};
+          const MatrixView bv = tb ? MatrixView{b.data(), 1, t.k} : MatrixView{b.data(), t.n, 1};
+          std::vector<float> expected = c0;
+          for (int i = 0; i < t.m; ++i)
+            for (int j = 0; j < t.n; ++j) {
+              double sum = accumulate ? double(c0[size_t(i * ldc + j)]) : 0.0;
+              for (int p = 0; p < t.k; ++p)
+                sum += double(av.data[i * av.row_stride + p * av.col_stride]) *
+                       double(bv.data[p * bv.row_stride + j * bv.col_stride]);
+              expected[size_t(i * ldc + j)] = float(sum);
+            }
+          std::vector<std::vector<float>> results;
+          for (GemmKernel kernel : kernels) {
+            INFO(gemm_kernel_name(kernel));
+            set_gemm_kernel(kernel);
+            std::vector<float> c = c0;
+            gemm(t.m, t.n, t.k, av, bv, c.data(), ldc, accumulate);
+            CHECK(test::all_close("c", c, expected, 1e-5, 1e-5));  // the padding columns are untouched too
+            results.push_back(c);
+          }
+          if (kernels.size() >= 2 && kernels[0] == GemmKernel::avx512 && kernels[1] == GemmKernel::avx2)
+            CHECK(results[0] == results[1]);
+        }
+  set_gemm_kernel(before);
 }

@@ -1,23 +1,23 @@
-// CPU backend: convolution as im2col + sgemm.
+// CPU backend: convolution as im2col + sgemm (cpu/gemm.h: ours, or OpenBLAS's on CPUs without AVX2).
 //
 // For one image, lowering x (C, H, W) to columns (C*R*S, OH*OW) turns the convolution into matrix products:
 //   forward          y (K, P)      = w (K, CRS) * col (CRS, P)              P = OH*OW
 //   backward data    dcol (CRS, P) = w^T * dy (K, P), then col2im adds dcol back onto dx
 //   backward filter  dw (K, CRS)  += dy (K, P) * col^T
 //
-// One level of parallelism at a time, with sgemm single-threaded inside it (OpenBLAS runs on one thread within an
-// OpenMP region): a batch of at least as many images as threads runs one image per thread; a smaller batch (one
+// One level of parallelism at a time, with sgemm single-threaded inside it (ours always is; OpenBLAS runs on one
+// thread within an OpenMP region): a batch of at least as many images as threads runs one image per thread; a smaller batch (one
 // image from a camera) runs its images one after another, each split across all threads: the forward pass by
 // output rows (each thread lowers and multiplies its rows' columns), the backward passes by input channels (each
 // thread owns the dcol rows and dx planes, or the col rows and dw columns, of its channels). Without the split a
 // single image ran im2col on one thread and sgemm on OpenBLAS's threads, which spin between calls.
-#include <cblas.h>
 #include <omp.h>
 
 #include <algorithm>
 #include <cstring>
 
 #include "cpu/cpu_backend.h"
+#include "cpu/gemm.h"
 #include "cpu/vector_clones.h"
 
 namespace stfpm {
@@ -132,8 +132,7 @@ void CpuBackend::conv_forward(float* y, const float* x, const float* w, const Co
             col = lowered;
             ldb = rows;
           }
-          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g.k, rows, CRS, 1.0f, w, CRS, col, ldb, 0.0f,
-                      y + n * y_image + size_t(i0) * ow, P);
+          gemm(g.k, rows, CRS, {w, CRS, 1}, {col, ldb, 1}, y + n * y_image + size_t(i0) * ow, P, false);
         }
       }
     }
@@ -147,8 +146,7 @@ void CpuBackend::conv_forward(float* y, const float* x, const float* w, const Co
       im2col(lowered, x + n * x_image, g);
       col = lowered;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g.k, P, CRS, 1.0f, w, CRS, col, P, 0.0f,
-                y + n * y_image, P);
+    gemm(g.k, P, CRS, {w, CRS, 1}, {col, P, 1}, y + n * y_image, P, false);
   }
 }
 
@@ -165,8 +163,7 @@ void CpuBackend::conv_backward_data(float* dx, const float* dy, const float* w, 
         if (c1 > c0) {
           float* dxn = dx + n * x_image;
           float* dcol = is_pointwise(g) ? dxn + c0 * plane : scratch(omp_get_thread_num(), g).columns.data();
-          cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (c1 - c0) * RS, P, g.k, 1.0f, w + c0 * RS, CRS,
-                      dy + n * y_image, P, 0.0f, dcol, P);
+          gemm((c1 - c0) * RS, P, g.k, {w + c0 * RS, 1, CRS}, {dy + n * y_image, P, 1}, dcol, P, false);
           if (!is_pointwise(g)) {
             std::fill(dxn + c0 * plane, dxn + c1 * plane, 0.0f);
             col2im_add(dxn, dcol, g, c0, c1);
@@ -179,13 +176,11 @@ void CpuBackend::conv_backward_data(float* dx, const float* dy, const float* w, 
 #pragma omp parallel for schedule(static)
   for (int n = 0; n < g.n; ++n) {
     if (is_pointwise(g)) {
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, CRS, P, g.k, 1.0f, w, CRS, dy + n * y_image, P, 0.0f,
-                  dx + n * x_image, P);
+      gemm(CRS, P, g.k, {w, 1, CRS}, {dy + n * y_image, P, 1}, dx + n * x_image, P, false);
       continue;
     }
     float* dcol = scratch(omp_get_thread_num(), g).columns.data();
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, CRS, P, g.k, 1.0f, w, CRS, dy + n * y_image, P, 0.0f,
-                dcol, P);
+    gemm(CRS, P, g.k, {w, 1, CRS}, {dy + n * y_image, P, 1}, dcol, P, false);
     std::fill(dx + n * x_image, dx + (n + 1) * x_image, 0.0f);
     col2im_add(dx + n * x_image, dcol, g, 0, g.c);
   }
@@ -208,8 +203,7 @@ void CpuBackend::conv_backward_filter(float* dw, const float* dy, const float* x
             im2col(lowered, x + n * x_image, g, c0, c1, 0, g.out_h());
             col = lowered;
           }
-          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g.k, (c1 - c0) * RS, P, 1.0f, dy + n * y_image, P,
-                      col, P, 1.0f, dw + c0 * RS, CRS);
+          gemm(g.k, (c1 - c0) * RS, P, {dy + n * y_image, P, 1}, {col, 1, P}, dw + c0 * RS, CRS, true);
         }
       }
     }
@@ -231,8 +225,7 @@ void CpuBackend::conv_backward_filter(float* dw, const float* dy, const float* x
         im2col(sc.columns.data(), x + n * x_image, g);
         col = sc.columns.data();
       }
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g.k, CRS, P, 1.0f, dy + n * y_image, P, col, P, 1.0f,
-                  acc, CRS);
+      gemm(g.k, CRS, P, {dy + n * y_image, P, 1}, {col, 1, P}, acc, CRS, true);
     }
   }
   const size_t count = g.weight_count();

@@ -1,5 +1,6 @@
 // CPU backend: memory, construction, and the SGD update. The layers live in the sibling files.
 #include "cpu/cpu_backend.h"
+#include "cpu/gemm.h"
 #include "cpu/vector_clones.h"
 
 #include <cblas.h>
@@ -25,7 +26,11 @@ CpuBackend::TeamSize::TeamSize(int threads) : saved(omp_get_max_threads()) { omp
 CpuBackend::TeamSize::~TeamSize() { omp_set_num_threads(saved); }
 
 std::string CpuBackend::describe() const {
-  return "cpu (" + std::to_string(threads_) + " threads, OpenBLAS " + openblas_get_config() + ")";
+  const GemmKernel gemm = gemm_kernel();
+  return "cpu (" + std::to_string(threads_) + " threads, sgemm: " +
+         (gemm == GemmKernel::blas ? "OpenBLAS " + std::string(openblas_get_config())
+                                   : std::string("ours, ") + gemm_kernel_name(gemm)) +
+         ")";
 }
 
 float* CpuBackend::allocate(size_t count) {

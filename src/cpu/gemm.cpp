@@ -1,0 +1,229 @@
+#include "cpu/gemm.h"
+
+#include <cblas.h>
+#include <immintrin.h>
+
+#include <algorithm>
+#include <atomic>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace stfpm {
+namespace {
+
+// Blocking: an A block (MC x KC) stays in L2 while the micro-kernel streams a B strip (KC x NR, 32 KiB for
+// AVX-512) from L1; the B panel (KC x NC) is packed once per KC step. MC is a multiple of MR, NC of both NRs.
+constexpr int kMR = 6;
+constexpr int kKC = 256, kMC = 120, kNC = 2048;
+
+// The (mc x kc) block of `a` at (i0, p0), as strips of kMR rows: strip s holds, for each p, its kMR values of
+// column p (zero past the block's last row).
+void pack_a(float* out, MatrixView a, int i0, int mc, int p0, int kc) {
+  for (int s = 0; s < mc; s += kMR) {
+    const int rows = std::min(kMR, mc - s);
+    for (int p = 0; p < kc; ++p) {
+      const float* col = a.data + long(p0 + p) * a.col_stride + long(i0 + s) * a.row_stride;
+      int r = 0;
+      for (; r < rows; ++r) out[r] = col[long(r) * a.row_stride];
+      for (; r < kMR; ++r) out[r] = 0.0f;
+      out += kMR;
+    }
+  }
+}
+
+// The (kc x nc) panel of `b` at (p0, j0), as strips of NR columns: strip t holds, for each p, its NR values of
+// row p (zero past the panel's last column).
+template <int NR>
+void pack_b(float* out, MatrixView b, int p0, int kc, int j0, int nc) {
+  for (int t = 0; t < nc; t += NR) {
+    const int cols = std::min(NR, nc - t);
+    for (int p = 0; p < kc; ++p) {
+      const float* row = b.data + long(p0 + p) * b.row_stride + long(j0 + t) * b.col_stride;
+      if (b.col_stride == 1 && cols == NR) {
+        std::copy_n(row, NR, out);
+      } else {
+        int q = 0;
+        for (; q < cols; ++q) out[q] = row[long(q) * b.col_stride];
+        for (; q < NR; ++q) out[q] = 0.0f;
+      }
+      out += NR;
+    }
+  }
+}
+
+// Writes an accumulator tile into C: the (mr x nr) corner of it, stored or added.
+template <int NR>
+void write_tile(const float (&tile)[kMR][NR], float* c, long ldc, bool add, int mr, int nr) {
+  for (int r = 0; r < mr; ++r) {
+    float* row = c + long(r) * ldc;
+    for (int q = 0; q < nr; ++q) row[q] = add ? row[q] + tile[r][q] : tile[r][q];
+  }
+}
+
+// C (mr x nr of a kMR x 32 tile) = or += the product of a packed A strip (kc x kMR) and B strip (kc x 32).
+__attribute__((target("avx512f"))) void kernel_avx512(int kc, const float* a, const float* b, float* c, long ldc,
+                                                      bool add, int mr, int nr) {
+  __m512 acc[kMR][2];
+#pragma GCC unroll 6
+  for (int r = 0; r < kMR; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  for (int p = 0; p < kc; ++p) {
+    const __m512 b0 = _mm512_loadu_ps(b + p * 32), b1 = _mm512_loadu_ps(b + p * 32 + 16);
+#pragma GCC unroll 6
+    for (int r = 0; r < kMR; ++r) {
+      const __m512 ar = _mm512_set1_ps(a[p * kMR + r]);
+      acc[r][0] = _mm512_fmadd_ps(ar, b0, acc[r][0]);
+      acc[r][1] = _mm512_fmadd_ps(ar, b1, acc[r][1]);
+    }
+  }
+  if (mr == kMR && nr == 32) {
+#pragma GCC unroll 6
+    for (int r = 0; r < kMR; ++r) {
+      float* row = c + long(r) * ldc;
+      __m512 v0 = acc[r][0], v1 = acc[r][1];
+      if (add) {
+        v0 = _mm512_add_ps(_mm512_loadu_ps(row), v0);
+        v1 = _mm512_add_ps(_mm512_loadu_ps(row + 16), v1);
+      }
+      _mm512_storeu_ps(row, v0);
+      _mm512_storeu_ps(row + 16, v1);
+    }
+    return;
+  }
+  alignas(64) float tile[kMR][32];
+  for (int r = 0; r < kMR; ++r) {
+    _mm512_store_ps(tile[r], acc[r][0]);
+    _mm512_store_ps(tile[r] + 16, acc[r][1]);
+  }
+  write_tile<32>(tile, c, ldc, add, mr, nr);
+}
+
+// The same for AVX2 + FMA with a kMR x 16 tile.
+__attribute__((target("avx2,fma"))) void kernel_avx2(int kc, const float* a, const float* b, float* c, long ldc,
+                                                     bool add, int mr, int nr) {
+  __m256 acc[kMR][2];
+#pragma GCC unroll 6
+  for (int r = 0; r < kMR; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+  for (int p = 0; p < kc; ++p) {
+    const __m256 b0 = _mm256_loadu_ps(b + p * 16), b1 = _mm256_loadu_ps(b + p * 16 + 8);
+#pragma GCC unroll 6
+    for (int r = 0; r < kMR; ++r) {
+      const __m256 ar = _mm256_broadcast_ss(a + p * kMR + r);
+      acc[r][0] = _mm256_fmadd_ps(ar, b0, acc[r][0]);
+      acc[r][1] = _mm256_fmadd_ps(ar, b1, acc[r][1]);
+    }
+  }
+  if (mr == kMR && nr == 16) {
+#pragma GCC unroll 6
+    for (int r = 0; r < kMR; ++r) {
+      float* row = c + long(r) * ldc;
+      __m256 v0 = acc[r][0], v1 = acc[r][1];
+      if (add) {
+        v0 = _mm256_add_ps(_mm256_loadu_ps(row), v0);
+        v1 = _mm256_add_ps(_mm256_loadu_ps(row + 8), v1);
+      }
+      _mm256_storeu_ps(row, v0);
+      _mm256_storeu_ps(row + 8, v1);
+    }
+    return;
+  }
+  alignas(32) float tile[kMR][16];
+  for (int r = 0; r < kMR; ++r) {
+    _mm256_store_ps(tile[r], acc[r][0]);
+    _mm256_store_ps(tile[r] + 8, acc[r][1]);
+  }
+  write_tile<16>(tile, c, ldc, add, mr, nr);
+}
+
+using MicroKernel = void (*)(int, const float*, const float*, float*, long, bool, int, int);
+
+template <int NR>
+void gemm_blocked(MicroKernel kernel, int m, int n, int k, MatrixView a, MatrixView b, float* c, long ldc,
+                  bool accumulate) {
+  // Per thread: the convolution loops call gemm from several threads at once.
+  thread_local std::vector<float> a_pack, b_pack;
+  a_pack.resize(size_t(kMC) * kKC);
+  b_pack.resize(size_t(kKC) * kNC);
+  for (int jc = 0; jc < n; jc += kNC) {
+    const int nc = std::min(kNC, n - jc);
+    for (int pc = 0; pc < k; pc += kKC) {
+      const int kc = std::min(kKC, k - pc);
+      const bool add = accumulate || pc > 0;  // later KC blocks add to what the first one stored
+      pack_b<NR>(b_pack.data(), b, pc, kc, jc, nc);
+      for (int ic = 0; ic < m; ic += kMC) {
+        const int mc = std::min(kMC, m - ic);
+        pack_a(a_pack.data(), a, ic, mc, pc, kc);
+        for (int jr = 0; jr < nc; jr += NR)
+          for (int ir = 0; ir < mc; ir += kMR)
+            kernel(kc, a_pack.data() + long(ir) * kc, b_pack.data() + long(jr) * kc,
+                   c + long(ic + ir) * ldc + jc + jr, ldc, add, std::min(kMR, mc - ir), std::min(NR, nc - jr));
+      }
+    }
+  }
+}
+
+// OpenBLAS for CPUs without AVX2 + FMA: the views are row-major matrices or their transposes.
+void gemm_blas(int m, int n, int k, MatrixView a, MatrixView b, float* c, long ldc, bool accumulate) {
+  const bool ta = a.col_stride != 1, tb = b.col_stride != 1;
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, a.data,
+              int(ta ? a.col_stride : a.row_stride), b.data, int(tb ? b.col_stride : b.row_stride),
+              accumulate ? 1.0f : 0.0f, c, int(ldc));
+}
+
+GemmKernel best_kernel() {
+  if (gemm_kernel_supported(GemmKernel::avx512)) return GemmKernel::avx512;
+  if (gemm_kernel_supported(GemmKernel::avx2)) return GemmKernel::avx2;
+  return GemmKernel::blas;
+}
+
+std::atomic<GemmKernel> chosen{GemmKernel::automatic};
+
+}  // namespace
+
+bool gemm_kernel_supported(GemmKernel kernel) {
+  switch (kernel) {
+    case GemmKernel::avx512: return __builtin_cpu_supports("avx512f");
+    case GemmKernel::avx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    default: return true;
+  }
+}
+
+const char* gemm_kernel_name(GemmKernel kernel) {
+  switch (kernel) {
+    case GemmKernel::avx512: return "avx512";
+    case GemmKernel::avx2: return "avx2";
+    case GemmKernel::blas: return "blas";
+    default: return "automatic";
+  }
+}
+
+GemmKernel gemm_kernel() {
+  GemmKernel k = chosen.load();
+  if (k == GemmKernel::automatic) {
+    k = best_kernel();
+    chosen.store(k);
+  }
+  return k;
+}
+
+void set_gemm_kernel(GemmKernel kernel) {
+  if (!gemm_kernel_supported(kernel))
+    throw std::runtime_error(std::string("this CPU has no ") + gemm_kernel_name(kernel) + " instructions");
+  chosen.store(kernel == GemmKernel::automatic ? best_kernel() : kernel);
+}
+
+void gemm(int m, int n, int k, MatrixView a, MatrixView b, float* c, long ldc, bool accumulate) {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) {  // an empty sum
+    if (!accumulate)
+      for (int i = 0; i < m; ++i) std::fill(c + long(i) * ldc, c + long(i) * ldc + n, 0.0f);
+    return;
+  }
+  switch (gemm_kernel()) {
+    case GemmKernel::avx512: return gemm_blocked<32>(kernel_avx512, m, n, k, a, b, c, ldc, accumulate);
+    case GemmKernel::avx2: return gemm_blocked<16>(kernel_avx2, m, n, k, a, b, c, ldc, accumulate);
+    default: return gemm_blas(m, n, k, a, b, c, ldc, accumulate);
+  }
+}
+
+}  // namespace stfpm

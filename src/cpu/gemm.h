@@ -1,0 +1,36 @@
+// The CPU backend's matrix product: C = op(A) * op(B), or C += op(A) * op(B), in float, single-threaded (the
+// convolution loops call it inside their own parallel regions).
+//
+// Why our own: OpenBLAS chooses its kernels from the CPU model it recognizes, and on CPUs it does not know (cloud
+// VMs reporting a generic "Intel Xeon Processor") it falls back to SSE3 kernels that run at a third of the
+// machine's speed. This is a packed, blocked product (the BLIS/Goto structure: B panels of KC x NC, A blocks of
+// MC x KC, a register-tiled micro-kernel of MR x NR) with micro-kernels for AVX-512 and AVX2 + FMA, chosen at run
+// time from the CPU's flags; without AVX2 + FMA it calls OpenBLAS.
+//
+// Every element of C is computed the same way by both micro-kernels: a fused multiply-add chain over k in order
+// within each KC block, starting from zero, added to C block after block. So the AVX-512 and AVX2 kernels give
+// identical results (tested); OpenBLAS's differ in rounding.
+#pragma once
+
+namespace stfpm {
+
+// A matrix in memory: element (i, j) is data[i * row_stride + j * col_stride]. A row-major m x n matrix with
+// leading dimension ld is {data, ld, 1}; its transpose is {data, 1, ld}.
+struct MatrixView {
+  const float* data;
+  long row_stride, col_stride;
+};
+
+enum class GemmKernel { automatic, avx512, avx2, blas };
+
+// C (m x n, row-major with leading dimension ldc) = a (m x k) * b (k x n), or += with accumulate.
+void gemm(int m, int n, int k, MatrixView a, MatrixView b, float* c, long ldc, bool accumulate);
+
+// The kernel gemm uses: the best the CPU has unless set (tests compare them; asking for one the CPU lacks
+// throws std::runtime_error). "avx512", "avx2" or "blas".
+GemmKernel gemm_kernel();
+void set_gemm_kernel(GemmKernel kernel);
+const char* gemm_kernel_name(GemmKernel kernel);
+bool gemm_kernel_supported(GemmKernel kernel);
+
+}  // namespace stfpm
