@@ -123,6 +123,7 @@ std::string histogram(const std::vector<HtmlReportRow>& rows, double threshold) 
   }
   int top = 1;
   for (int b = 0; b < kBins; ++b) top = std::max({top, normal[size_t(b)], defective[size_t(b)]});
+  top = (top + 3) / 4 * 4;  // a multiple of 4, so the 5 ticks are whole counts
   const Frame f{lo, hi, 0, double(top)};
   std::string s = svg_open("histogram", "image scores: normal vs defective") + axes(f, "image score", "images");
   const double bar = (f.px(hi) - f.px(lo)) / kBins;
