@@ -190,13 +190,17 @@ TEST_CASE("dataset: bad layouts and files give one clear line naming the path", 
   CHECK_THROWS_AS(load_images({}, bad, false), std::invalid_argument);
 }
 
-TEST_CASE("dataset: scan_images takes a folder, an image or a list file", "[data][dataset]") {
+TEST_CASE("dataset: scan_images takes a folder (recursively), an image or a list file", "[data][dataset]") {
   TempDir tmp("dataset_predict");
   make_toy(tmp.path);
   const fs::path good = tmp.path / "toy/train/good";
   const auto folder = scan_images(good.string());
   CHECK(stems(folder) == std::vector<std::string>{"/a", "/b", "/c"});
   CHECK(scan_images((good / "b.png").string()).size() == 1);
+  // A folder is searched recursively (an MVTec test folder holds its images in defect-type subfolders); nested
+  // images are named with their subfolders, so output files stay apart.
+  CHECK(stems(scan_images((tmp.path / "toy/test").string())) ==
+        std::vector<std::string>{"/alpha_a0", "/alpha_a1", "/good_g0", "/zeta_z0"});
 
   const fs::path list = tmp.path / "list.txt";
   std::ofstream(list) << "# images to score\n\ntoy/test/zeta/z0.png\n  " << (good / "a.png").string() << "  \r\n";

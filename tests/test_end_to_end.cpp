@@ -287,7 +287,17 @@ TEST_CASE("end to end: --val_split chooses the threshold on held-out normal imag
   predict.model_dir = config.model_dir;
   predict.results_dir = config.results_dir;
   predict.runtime = config.runtime;
-  CHECK(predict_images(predict).threshold == summary.validation_threshold);
+  const PredictReport predicted = predict_images(predict);
+  CHECK(predicted.threshold == summary.validation_threshold);
+  // Batches of 1 stream the 8 images in two chunks of 4: the same scores, in the same order.
+  PredictConfig one_at_a_time = predict;
+  one_at_a_time.batch_size = 1;
+  const PredictReport streamed = predict_images(one_at_a_time);
+  REQUIRE(streamed.images.size() == 8);
+  for (size_t i = 0; i < 8; ++i) {
+    CHECK(streamed.images[i].path == predicted.images[i].path);
+    CHECK(streamed.images[i].score == Approx(predicted.images[i].score).epsilon(1e-5));
+  }
   CHECK(Detector::load(model_folder, config.runtime).image_threshold() == summary.validation_threshold);
 
   // --max_fpr on the finished checkpoint: nothing to train, the threshold is chosen again, flagging 1 of 8.

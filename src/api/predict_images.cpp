@@ -1,7 +1,8 @@
-// `stfpm predict`: a trained student on new images without ground truth. For each image: the anomaly map, the
-// image score, and the decision score >= threshold (--threshold, or the model's: load_model_calibration),
-// printed and written to <results>/<category>/predict/predictions.csv, with heatmap result images (predicted
-// regions outlined at the saved pixel threshold) and, with --save_maps, float TIFF maps at the original size.
+// `stfpm predict`: a trained student on new images without ground truth, streamed in chunks (bounded memory for
+// any number of images). For each image: the anomaly map, the image score, and the decision score >= threshold
+// (--threshold, or the model's: load_model_calibration), printed and written to
+// <results>/<category>/predict/predictions.csv, with heatmap result images (predicted regions outlined at the saved
+// pixel threshold) and, with --save_maps, float TIFF maps at the original size.
 #include <cmath>
 #include <map>
 
@@ -39,46 +40,60 @@ PredictReport predict_images(const PredictConfig& config, const ProgressCallback
   const std::string teacher = find_teacher(config.runtime.teacher, model_folder);
 
   const std::vector<ImageRecord> records = scan_images(config.images);
-  const ImageSet images = load_with_progress("images", records, preprocess_of(recipe), false, report);
   std::unique_ptr<Backend> backend = make_backend(config.runtime, report);
   StfpmModel model(*backend, recipe);
   load_teacher(model, teacher, report);
   load_checkpoint(checkpoint, model, false);
-  const int batch = std::max(1, std::min<int>(config.batch_size, int(images.count())));
-  model.plan_inference(batch, images.size, images.size);
-  const AnomalyMaps maps = compute_anomaly_maps(model, images, batch, report);
+  const int batch = std::max(1, std::min<int>(config.batch_size, int(records.size())));
+  model.plan_inference(batch, recipe.size, recipe.size);
 
   // Output files are named by the image's stem; stems that occur more than once get the image's position too.
   std::map<std::string, int> stem_count;
-  for (const ImageRecord& r : images.records) ++stem_count[r.stem];
+  for (const ImageRecord& r : records) ++stem_count[r.stem];
   PredictReport out;
   out.threshold = cal.image_threshold;
   out.threshold_source = cal.source;
   out.folder = out_dir;
   std::vector<std::vector<std::string>> rows;
-  std::vector<std::string> image_paths;
-  for (size_t i = 0; i < images.count(); ++i) {
-    const ImageRecord& r = images.records[i];
-    const std::string name = stem_count[r.stem] > 1 ? r.stem + "_" + std::to_string(i) : r.stem;
-    const bool anomalous = double(maps.scores[i]) >= cal.image_threshold;
-    const float normalized =
-        float(normalized_score(maps.scores[i], cal.image_threshold, cal.image_score_min, cal.image_score_max));
-    out.images.push_back(PredictedImage{r.path, maps.scores[i], anomalous, normalized});
-    rows.push_back({r.path, csv_float(maps.scores[i]), anomalous ? "1" : "0", csv_float(normalized)});
-    image_paths.push_back(out_dir + "/images/" + name + ".png");
-    if (config.save_maps)
-      write_anomaly_map_tiff(out_dir + "/maps/" + name + ".tiff", maps.map(i), maps.size, maps.size, r.width,
-                             r.height);
+  // Images stream through in chunks of a few batches (decode, maps, result images, maps on disk), so memory stays
+  // bounded however many there are; only the table's rows are kept.
+  const size_t chunk = size_t(batch) * 4;
+  const Reporter quiet(nullptr);
+  HeatRanges ranges = cal.ranges;
+  report.update("predicting", 0, records.size());
+  for (size_t first = 0; first < records.size(); first += chunk) {
+    const std::vector<ImageRecord> part(records.begin() + long(first),
+                                        records.begin() + long(std::min(records.size(), first + chunk)));
+    const ImageSet images = load_images(part, preprocess_of(recipe), false);
+    const AnomalyMaps maps = compute_anomaly_maps(model, images, batch, quiet);
+    std::vector<std::string> image_paths;
+    for (size_t i = 0; i < images.count(); ++i) {
+      const ImageRecord& r = images.records[i];
+      const size_t index = first + i;
+      const std::string name = stem_count[r.stem] > 1 ? r.stem + "_" + std::to_string(index) : r.stem;
+      const bool anomalous = double(maps.scores[i]) >= cal.image_threshold;
+      const float normalized =
+          float(normalized_score(maps.scores[i], cal.image_threshold, cal.image_score_min, cal.image_score_max));
+      out.images.push_back(PredictedImage{r.path, maps.scores[i], anomalous, normalized});
+      rows.push_back({r.path, csv_float(maps.scores[i]), anomalous ? "1" : "0", csv_float(normalized)});
+      image_paths.push_back(out_dir + "/images/" + name + ".png");
+      if (config.save_maps)
+        write_anomaly_map_tiff(out_dir + "/maps/" + name + ".tiff", maps.map(i), maps.size, maps.size, r.width,
+                               r.height);
+    }
+    if (config.save_images) {
+      // Without a calibration file (only --threshold) the colour ranges come from the first chunk's images.
+      if (ranges.levels.empty()) ranges = heat_ranges_of(maps);
+      HeatRanges shown = ranges;
+      if (config.normalized_colors)
+        shown.combined =
+            normalized_heat_range(cal.image_threshold, cal.image_score_min, cal.image_score_max, ranges.combined);
+      write_result_images(images, maps, shown, cal.pixel_threshold, image_paths, quiet);
+    }
+    report.update("predicting", first + images.count(), records.size());
   }
+  report.finished("predicting", records.size());
   write_csv(out_dir + "/predictions.csv", {"path", "score", "predicted", "normalized_score"}, rows);
-  if (config.save_images) {
-    // Without a calibration file (only --threshold) colour ranges come from these images themselves.
-    HeatRanges ranges = cal.ranges.levels.empty() ? heat_ranges_of(maps) : cal.ranges;
-    if (config.normalized_colors)
-      ranges.combined =
-          normalized_heat_range(cal.image_threshold, cal.image_score_min, cal.image_score_max, ranges.combined);
-    write_result_images(images, maps, ranges, cal.pixel_threshold, image_paths, report);
-  }
   return out;
 } catch (...) {
   rethrow_as_error();

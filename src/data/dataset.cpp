@@ -190,11 +190,12 @@ uint64_t split_hash(const std::string& relative, uint64_t seed) {
   return h ^ (h >> 31);
 }
 
-// normal_dir's images as records, nested ones named with their subfolders ("sub/a.png" -> stem "sub_a").
-std::vector<ImageRecord> normal_records(const fs::path& folder) {
+// A folder's images, searched recursively, as records; nested ones are named with their subfolders ("sub/a.png" ->
+// stem "sub_a").
+std::vector<ImageRecord> nested_records(const fs::path& folder, const std::string& defect_type) {
   std::vector<ImageRecord> out;
   for (const fs::path& p : images_below(folder)) {
-    ImageRecord r = make_record(p, "good");
+    ImageRecord r = make_record(p, defect_type);
     std::string stem = p.lexically_relative(folder).replace_extension().string();
     std::replace(stem.begin(), stem.end(), '/', '_');
     r.stem = stem;
@@ -202,6 +203,8 @@ std::vector<ImageRecord> normal_records(const fs::path& folder) {
   }
   return out;
 }
+
+std::vector<ImageRecord> normal_records(const fs::path& folder) { return nested_records(folder, "good"); }
 
 // A folder dataset's mask of a defective image: <stem>[_mask].<ext> in mask_dir/<type>/, else in mask_dir.
 void add_folder_mask(ImageRecord& r, const fs::path& mask_dir) {
@@ -339,11 +342,7 @@ std::vector<ImageRecord> scan_images(const std::string& source) {
   const fs::path p(source);
   std::error_code ec;
   if (!fs::exists(p, ec)) fail(source, "not found (expected a folder of images, an image or a list of paths)");
-  std::vector<ImageRecord> records;
-  if (fs::is_directory(p, ec)) {
-    for (const fs::path& f : images_in(p)) records.push_back(make_record(f, ""));
-    return records;
-  }
+  if (fs::is_directory(p, ec)) return nested_records(p, "");
   if (is_image_name(p)) return {make_record(p, "")};
   return read_list(p);
 }

@@ -72,7 +72,8 @@ struct ValidationSplit {
 };
 ValidationSplit split_validation(std::vector<ImageRecord> records, double fraction, uint64_t seed);
 
-// Predict mode: `source` is a folder (its images, sorted by name, not recursive), a single image file, or a text
+// Predict mode: `source` is a folder (its images, searched recursively as for --normal_dir, nested ones named
+// "sub_name"; an MVTec test folder works as it is), a single image file, or a text
 // file listing image paths, one per line (blank lines and lines starting with '#' skipped; relative paths are
 // relative to the list file's folder). Records are normal, with no mask.
 std::vector<ImageRecord> scan_images(const std::string& source);
