@@ -34,6 +34,7 @@ void stfpm_fuzz::run_cli(const uint8_t* data, size_t size) {
     else if (c.command == "predict") c.predict_config();
     else if (c.command == "evaluate") c.evaluate_config();
     else if (c.command == "synth") c.synthetic_config();
+    else if (c.command == "profile") c.profile_config();
     else __builtin_trap();  // the parser accepted an unknown command
   } catch (const std::exception&) {
   }
