@@ -63,6 +63,24 @@ void write_dataset(const std::string& root) {
   write_synthetic_dataset(root + "/data", options);
 }
 
+// The synthetic dataset seen as your own folders, 3 epochs: normal_dir train/good, normal_test_dir test/good,
+// abnormal/ holding the defect types (links to test/<type>), masks per defect type as <stem>_mask.png.
+TrainConfig folder_run(const std::string& root, const std::string& category) {
+  write_dataset(root);
+  const std::string syn = root + "/data/synthetic";
+  std::filesystem::create_directories(root + "/abnormal");
+  for (const char* type : {"hole", "scratch", "spot"})
+    std::filesystem::create_directory_symlink(syn + "/test/" + type, root + "/abnormal/" + type);
+  TrainConfig config = synthetic_run(root, 3);
+  config.data_dir.clear();
+  config.category = category;
+  config.folders.normal_dir = syn + "/train/good";
+  config.folders.normal_test_dir = syn + "/test/good";
+  config.folders.abnormal_dirs = {root + "/abnormal"};
+  config.folders.mask_dir = syn + "/ground_truth";
+  return config;
+}
+
 }  // namespace
 
 TEST_CASE("end to end: synthetic data, 3 epochs on the CPU, pixel ROC-AUC >= 0.9", "[e2e]") {
@@ -149,19 +167,8 @@ TEST_CASE("end to end: folder datasets with masks, without masks (image metrics 
   STFPM_SKIP_UNLESS(test::path_exists(teacher_file()), "no teacher in ../shared/weights");
   const test::TempDir tmp("folders");
   const std::string root = tmp.path.string();
-  write_dataset(root);
+  TrainConfig config = folder_run(root, "folders");
   const std::string syn = root + "/data/synthetic";
-  // The synthetic dataset seen as your own folders: abnormal/ holds the defect types (links to test/<type>).
-  std::filesystem::create_directories(root + "/abnormal");
-  for (const char* type : {"hole", "scratch", "spot"})
-    std::filesystem::create_directory_symlink(syn + "/test/" + type, root + "/abnormal/" + type);
-  TrainConfig config = synthetic_run(root, 3);
-  config.data_dir.clear();
-  config.category = "folders";
-  config.folders.normal_dir = syn + "/train/good";
-  config.folders.normal_test_dir = syn + "/test/good";
-  config.folders.abnormal_dirs = {root + "/abnormal"};
-  config.folders.mask_dir = syn + "/ground_truth";  // per defect type, <stem>_mask.png
   const TrainSummary summary = train(config);
   TestConfig test = test_of(config);
   test.folders = config.folders;
@@ -214,18 +221,8 @@ TEST_CASE("end to end: --val_split chooses the threshold on held-out normal imag
   STFPM_SKIP_UNLESS(test::path_exists(teacher_file()), "no teacher in ../shared/weights");
   const test::TempDir tmp("val_split");
   const std::string root = tmp.path.string();
-  write_dataset(root);
+  TrainConfig config = folder_run(root, "val");
   const std::string syn = root + "/data/synthetic";
-  std::filesystem::create_directories(root + "/abnormal");
-  for (const char* type : {"hole", "scratch", "spot"})
-    std::filesystem::create_directory_symlink(syn + "/test/" + type, root + "/abnormal/" + type);
-  TrainConfig config = synthetic_run(root, 3);
-  config.data_dir.clear();
-  config.category = "val";
-  config.folders.normal_dir = syn + "/train/good";
-  config.folders.normal_test_dir = syn + "/test/good";
-  config.folders.abnormal_dirs = {root + "/abnormal"};
-  config.folders.mask_dir = syn + "/ground_truth";
   config.val_split = 0.2;
   const TrainSummary summary = train(config);
   REQUIRE(std::isfinite(summary.validation_threshold));
