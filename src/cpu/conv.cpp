@@ -97,6 +97,10 @@ STFPM_VECTOR_CLONES void col2im_add(float* dx, const float* col, const ConvGeome
   }
 }
 
+bool use_winograd(const ConvGeometry& g) {
+  return conv_algorithm() == ConvAlgorithm::automatic && winograd_applies(g);
+}
+
 }  // namespace
 
 CpuBackend::ConvScratch& CpuBackend::scratch(int thread, const ConvGeometry& g) {
@@ -114,6 +118,7 @@ void CpuBackend::prepare_conv(const ConvGeometry& g) {
 
 void CpuBackend::conv_forward(float* y, const float* x, const float* w, const ConvGeometry& g) {
   const TeamSize team(threads_);
+  if (use_winograd(g)) return winograd_.forward(y, x, w, g, threads_);
   const int P = g.out_h() * g.out_w(), CRS = g.c * g.r * g.s, ow = g.out_w();
   const size_t x_image = size_t(g.c) * g.h * g.w, y_image = size_t(g.k) * P;
   if (g.n < threads_) {  // each image split by output rows
@@ -152,6 +157,7 @@ void CpuBackend::conv_forward(float* y, const float* x, const float* w, const Co
 
 void CpuBackend::conv_backward_data(float* dx, const float* dy, const float* w, const ConvGeometry& g) {
   const TeamSize team(threads_);
+  if (use_winograd(g)) return winograd_.backward_data(dx, dy, w, g, threads_);
   const int P = g.out_h() * g.out_w(), CRS = g.c * g.r * g.s, RS = g.r * g.s;
   const size_t x_image = size_t(g.c) * g.h * g.w, y_image = size_t(g.k) * P, plane = size_t(g.h) * g.w;
   if (g.n < threads_) {  // each image split by input channels: a thread's dcol rows and dx planes are its own

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/backend.h"
+#include "cpu/winograd.h"
 
 namespace stfpm {
 
@@ -81,6 +82,7 @@ class CpuBackend final : public Backend {
 
   int threads_;
   std::vector<ConvScratch> scratch_;
+  WinogradConv winograd_;  // the 3x3 stride-1 convolutions' scratch
 };
 
 }  // namespace stfpm

@@ -14,8 +14,8 @@ namespace {
 
 // Blocking: an A block (MC x KC) stays in L2 while the micro-kernel streams a B strip (KC x NR, 32 KiB for
 // AVX-512) from L1; the B panel (KC x NC) is packed once per KC step. MC is a multiple of MR, NC of both NRs.
-constexpr int kMR = 6;
-constexpr int kKC = 256, kMC = 120, kNC = 2048;
+constexpr int kMR = PackedMatrix::kStripRows;
+constexpr int kKC = PackedMatrix::kDepthBlock, kMC = 120, kNC = 2048;
 
 // The (mc x kc) block of `a` at (i0, p0), as strips of kMR rows: strip s holds, for each p, its kMR values of
 // column p (zero past the block's last row).
@@ -41,7 +41,7 @@ void pack_b(float* out, MatrixView b, int p0, int kc, int j0, int nc) {
     for (int p = 0; p < kc; ++p) {
       const float* row = b.data + long(p0 + p) * b.row_stride + long(j0 + t) * b.col_stride;
       if (b.col_stride == 1 && cols == NR) {
-        std::copy_n(row, NR, out);
+        for (int q = 0; q < NR; ++q) out[q] = row[q];  // one vector (std::copy_n would call memmove)
       } else {
         int q = 0;
         for (; q < cols; ++q) out[q] = row[long(q) * b.col_stride];
@@ -137,12 +137,22 @@ __attribute__((target("avx2,fma"))) void kernel_avx2(int kc, const float* a, con
 
 using MicroKernel = void (*)(int, const float*, const float*, float*, long, bool, int, int);
 
+// Where the micro-kernel's A strips come from: `a` packed block by block on the fly, or a whole matrix packed
+// beforehand (PackedMatrix), where block (pc, ic) starts at pc * padded_rows + ic * kc.
+struct ASource {
+  MatrixView a;
+  const float* prepacked;
+  long padded_rows;
+};
+
+long padded(int m) { return (long(m) + kMR - 1) / kMR * kMR; }
+
 template <int NR>
-void gemm_blocked(MicroKernel kernel, int m, int n, int k, MatrixView a, MatrixView b, float* c, long ldc,
+void gemm_blocked(MicroKernel kernel, int m, int n, int k, ASource a, MatrixView b, float* c, long ldc,
                   bool accumulate) {
   // Per thread: the convolution loops call gemm from several threads at once.
   thread_local std::vector<float> a_pack, b_pack;
-  a_pack.resize(size_t(kMC) * kKC);
+  if (!a.prepacked) a_pack.resize(size_t(kMC) * kKC);
   b_pack.resize(size_t(kKC) * kNC);
   for (int jc = 0; jc < n; jc += kNC) {
     const int nc = std::min(kNC, n - jc);
@@ -152,14 +162,27 @@ void gemm_blocked(MicroKernel kernel, int m, int n, int k, MatrixView a, MatrixV
       pack_b<NR>(b_pack.data(), b, pc, kc, jc, nc);
       for (int ic = 0; ic < m; ic += kMC) {
         const int mc = std::min(kMC, m - ic);
-        pack_a(a_pack.data(), a, ic, mc, pc, kc);
+        const float* block = a_pack.data();
+        if (a.prepacked) {
+          block = a.prepacked + long(pc) * a.padded_rows + long(ic) * kc;
+        } else {
+          pack_a(a_pack.data(), a.a, ic, mc, pc, kc);
+        }
         for (int jr = 0; jr < nc; jr += NR)
           for (int ir = 0; ir < mc; ir += kMR)
-            kernel(kc, a_pack.data() + long(ir) * kc, b_pack.data() + long(jr) * kc,
-                   c + long(ic + ir) * ldc + jc + jr, ldc, add, std::min(kMR, mc - ir), std::min(NR, nc - jr));
+            kernel(kc, block + long(ir) * kc, b_pack.data() + long(jr) * kc, c + long(ic + ir) * ldc + jc + jr, ldc,
+                   add, std::min(kMR, mc - ir), std::min(NR, nc - jr));
       }
     }
   }
+}
+
+// Our kernels: AVX-512 unless the product is at most 16 columns wide, where its 32-column tile would compute
+// half zeros; the AVX2 kernel's 16-column tile gives the same numbers (both run the same chain per element).
+void gemm_ours(GemmKernel kernel, int m, int n, int k, ASource a, MatrixView b, float* c, long ldc, bool accumulate) {
+  if (kernel == GemmKernel::avx512 && n > 16)
+    return gemm_blocked<32>(kernel_avx512, m, n, k, a, b, c, ldc, accumulate);
+  gemm_blocked<16>(kernel_avx2, m, n, k, a, b, c, ldc, accumulate);
 }
 
 // OpenBLAS for CPUs without AVX2 + FMA: the views are row-major matrices or their transposes.
@@ -219,11 +242,44 @@ void gemm(int m, int n, int k, MatrixView a, MatrixView b, float* c, long ldc, b
       for (int i = 0; i < m; ++i) std::fill(c + long(i) * ldc, c + long(i) * ldc + n, 0.0f);
     return;
   }
-  switch (gemm_kernel()) {
-    case GemmKernel::avx512: return gemm_blocked<32>(kernel_avx512, m, n, k, a, b, c, ldc, accumulate);
-    case GemmKernel::avx2: return gemm_blocked<16>(kernel_avx2, m, n, k, a, b, c, ldc, accumulate);
-    default: return gemm_blas(m, n, k, a, b, c, ldc, accumulate);
+  const GemmKernel kernel = gemm_kernel();
+  if (kernel == GemmKernel::blas) return gemm_blas(m, n, k, a, b, c, ldc, accumulate);
+  gemm_ours(kernel, m, n, k, {a, nullptr, 0}, b, c, ldc, accumulate);
+}
+
+void PackedMatrix::shape(int m, int k) {
+  m_ = m;
+  k_ = k;
+  kernel_ = gemm_kernel();
+  if (kernel_ == GemmKernel::blas) throw std::logic_error("PackedMatrix::shape: OpenBLAS packs for itself");
+  padded_rows_ = padded(m);
+  data_.resize(size_t(padded_rows_) * size_t(k));
+}
+
+void PackedMatrix::pack(int m, int k, MatrixView a) {
+  if (gemm_kernel() == GemmKernel::blas) {  // OpenBLAS packs for itself: keep a plain copy
+    m_ = m;
+    k_ = k;
+    kernel_ = GemmKernel::blas;
+    data_.resize(size_t(m) * size_t(k));
+    for (int i = 0; i < m; ++i)
+      for (int p = 0; p < k; ++p) data_[size_t(i) * k + p] = a.data[long(i) * a.row_stride + long(p) * a.col_stride];
+    return;
   }
+  shape(m, k);
+  for (int pc = 0; pc < k; pc += kKC) {
+    const int kc = std::min(kKC, k - pc);
+    for (int ic = 0; ic < m; ic += kMC)
+      pack_a(data_.data() + pc * padded_rows_ + long(ic) * kc, a, ic, std::min(kMC, m - ic), pc, kc);
+  }
+}
+
+void gemm(const PackedMatrix& a, int n, MatrixView b, float* c, long ldc, bool accumulate) {
+  const int m = a.m_, k = a.k_;
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) return gemm(m, n, k, {nullptr, 0, 0}, b, c, ldc, accumulate);
+  if (a.kernel_ == GemmKernel::blas) return gemm_blas(m, n, k, {a.data_.data(), k, 1}, b, c, ldc, accumulate);
+  gemm_ours(a.kernel_, m, n, k, {{nullptr, 0, 0}, a.data_.data(), a.padded_rows_}, b, c, ldc, accumulate);
 }
 
 }  // namespace stfpm

@@ -12,6 +12,8 @@
 // identical results (tested); OpenBLAS's differ in rounding.
 #pragma once
 
+#include <vector>
+
 namespace stfpm {
 
 // A matrix in memory: element (i, j) is data[i * row_stride + j * col_stride]. A row-major m x n matrix with
@@ -25,6 +27,39 @@ enum class GemmKernel { automatic, avx512, avx2, blas };
 
 // C (m x n, row-major with leading dimension ldc) = a (m x k) * b (k x n), or += with accumulate.
 void gemm(int m, int n, int k, MatrixView a, MatrixView b, float* c, long ldc, bool accumulate);
+
+// A left operand packed once and multiplied many times (a convolution's weights, shared by the threads that
+// multiply them by their own columns): gemm(packed, ...) skips the packing that gemm(a, ...) does on every call
+// and gives the same numbers. pack() keeps its storage, so a reused PackedMatrix allocates only when it grows.
+class PackedMatrix {
+ public:
+  // The packed form: for each block of kDepthBlock columns, the rows in strips of kStripRows, each strip column
+  // by column (kStripRows values of one column side by side).
+  static constexpr int kStripRows = 6, kDepthBlock = 256;
+
+  void pack(int m, int k, MatrixView a);
+  int rows() const { return m_; }
+  int depth() const { return k_; }
+
+  // For a producer that writes the packed form itself (a transform computing the values): shape() sizes it for
+  // our kernels (not OpenBLAS), then strip(i, p) points to the kStripRows values of rows i .. i + 5 in column p,
+  // for i a multiple of kStripRows. Every value must be written, rows past m as zeros.
+  void shape(int m, int k);
+  float* strip(int i, int p) {
+    const int pc = p / kDepthBlock * kDepthBlock, kc = k_ - pc < kDepthBlock ? k_ - pc : kDepthBlock;
+    return data_.data() + long(pc) * padded_rows_ + long(i) * kc + long(p - pc) * kStripRows;
+  }
+
+ private:
+  friend void gemm(const PackedMatrix& a, int n, MatrixView b, float* c, long ldc, bool accumulate);
+  int m_ = 0, k_ = 0;
+  long padded_rows_ = 0;  // m rounded up to kStripRows
+  GemmKernel kernel_ = GemmKernel::automatic;  // blas: data_ is the plain row-major matrix
+  std::vector<float> data_;
+};
+
+// C (a.rows() x n) = a * b (a.depth() x n), or += with accumulate.
+void gemm(const PackedMatrix& a, int n, MatrixView b, float* c, long ldc, bool accumulate);
 
 // The kernel gemm uses: the best the CPU has unless set (tests compare them; asking for one the CPU lacks
 // throws std::runtime_error). "avx512", "avx2" or "blas".

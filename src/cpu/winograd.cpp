@@ -1,0 +1,216 @@
+#include "cpu/winograd.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <atomic>
+
+#include "cpu/vector_clones.h"
+
+namespace stfpm {
+namespace {
+
+// Tiles (or input channels, for the filters) transformed together, one per vector lane. Scratch arrays hold
+// element e of every lane at [e * kLanes + lane].
+constexpr int kLanes = 16;
+
+// A chunk of tiles is transformed, multiplied and transformed back before the next: as many tiles as keep its
+// V and M within this many bytes (the last-level cache share of two cores), in multiples of kLanes.
+constexpr long kChunkBytes = 4L << 20;
+
+std::atomic<ConvAlgorithm> chosen{ConvAlgorithm::automatic};
+
+// The 1-D transforms, each on kLanes columns at once: six (or three) values per lane, `in_step` floats apart in,
+// `out_step` floats apart out (a row of a 6x6 lane grid is 1 * kLanes apart, a column 6 * kLanes).
+
+// B^T z: the input tile transform.
+inline void input_1d(const float* z, int in_step, float* o, int out_step) {
+  for (int l = 0; l < kLanes; ++l) {
+    const float z0 = z[l], z1 = z[in_step + l], z2 = z[2 * in_step + l], z3 = z[3 * in_step + l],
+                z4 = z[4 * in_step + l], z5 = z[5 * in_step + l];
+    o[l] = 4.0f * z0 - 5.0f * z2 + z4;
+    o[out_step + l] = (z3 + z4) - 4.0f * (z1 + z2);
+    o[2 * out_step + l] = (z4 - z3) + 4.0f * (z1 - z2);
+    o[3 * out_step + l] = (z4 - z2) + 2.0f * (z3 - z1);
+    o[4 * out_step + l] = (z4 - z2) - 2.0f * (z3 - z1);
+    o[5 * out_step + l] = 4.0f * z1 - 5.0f * z3 + z5;
+  }
+}
+
+// A^T m: the output transform, six values to four.
+inline void output_1d(const float* m, int in_step, float* o, int out_step) {
+  for (int l = 0; l < kLanes; ++l) {
+    const float m0 = m[l], m1 = m[in_step + l], m2 = m[2 * in_step + l], m3 = m[3 * in_step + l],
+                m4 = m[4 * in_step + l], m5 = m[5 * in_step + l];
+    const float sum12 = m1 + m2, diff12 = m1 - m2, sum34 = m3 + m4, diff34 = m3 - m4;
+    o[l] = m0 + sum12 + sum34;
+    o[out_step + l] = diff12 + 2.0f * diff34;
+    o[2 * out_step + l] = sum12 + 4.0f * sum34;
+    o[3 * out_step + l] = diff12 + 8.0f * diff34 + m5;
+  }
+}
+
+// G g: the filter transform, three values to six.
+inline void filter_1d(const float* g, int in_step, float* o, int out_step) {
+  for (int l = 0; l < kLanes; ++l) {
+    const float g0 = g[l], g1 = g[in_step + l], g2 = g[2 * in_step + l];
+    o[l] = g0 * (1.0f / 4.0f);
+    o[out_step + l] = (g0 + g1 + g2) * (-1.0f / 6.0f);
+    o[2 * out_step + l] = (g0 - g1 + g2) * (-1.0f / 6.0f);
+    o[3 * out_step + l] = (g0 + 2.0f * g1 + 4.0f * g2) * (1.0f / 24.0f);
+    o[4 * out_step + l] = (g0 - 2.0f * g1 + 4.0f * g2) * (1.0f / 24.0f);
+    o[5 * out_step + l] = g2;
+  }
+}
+
+// Copies the first `lanes` lanes (all of them in the common case, as one vector).
+inline void store_lanes(float* dst, const float* src, int lanes) {
+  if (lanes == kLanes) {
+    for (int l = 0; l < kLanes; ++l) dst[l] = src[l];
+  } else {
+    for (int l = 0; l < lanes; ++l) dst[l] = src[l];
+  }
+}
+
+// U_xi's strip of output channels [o0, o0 + 6), written into packed[xi] for every input channel i: the 6x6
+// transform of the filter pairing o with i, which is w[o][i] forward and w[i][o] rotated by 180 degrees for the
+// backward data pass. Channels past out_c are the strip's zero padding.
+STFPM_VECTOR_CLONES void transform_filter_strip(PackedMatrix* packed, const float* w, int out_c, int in_c,
+                                                bool backward, int o0) {
+  constexpr int kRows = PackedMatrix::kStripRows;
+  alignas(64) float g[9 * kLanes], t[18 * kLanes], e[kRows][36 * kLanes];
+  for (int i0 = 0; i0 < in_c; i0 += kLanes) {
+    const int lanes = std::min(kLanes, in_c - i0);
+    for (int r = 0; r < kRows; ++r) {
+      const int o = o0 + r;
+      if (o >= out_c) {
+        std::fill(e[r], e[r] + 36 * kLanes, 0.0f);
+        continue;
+      }
+      for (int l = 0; l < kLanes; ++l) {
+        const int i = i0 + std::min(l, lanes - 1);  // spare lanes repeat the last channel and are not stored
+        const float* f = w + (backward ? size_t(i) * out_c + o : size_t(o) * in_c + i) * 9;
+        for (int rs = 0; rs < 9; ++rs) g[rs * kLanes + l] = f[backward ? 8 - rs : rs];
+      }
+      for (int s = 0; s < 3; ++s) filter_1d(g + s * kLanes, 3 * kLanes, t + s * kLanes, 3 * kLanes);  // G g
+      for (int a = 0; a < 6; ++a) filter_1d(t + a * 3 * kLanes, kLanes, e[r] + a * 6 * kLanes, kLanes);  // (G g) G^T
+    }
+    for (int xi = 0; xi < 36; ++xi)
+      for (int l = 0; l < lanes; ++l) {
+        float* dst = packed[xi].strip(o0, i0 + l);
+        for (int r = 0; r < kRows; ++r) dst[r] = e[r][xi * kLanes + l];
+      }
+  }
+}
+
+// v[xi][c][j] for j < count (v's rows are `ld` long) = B^T d B of tile j's 6x6 input, channel c of `in`.
+STFPM_VECTOR_CLONES void transform_input_tiles(float* v, long ld, const float* in, int in_c, int h, int w,
+                                               const WinogradTile* tiles, int count, int c) {
+  alignas(64) float d[36 * kLanes], t[36 * kLanes];
+  for (int j0 = 0; j0 < count; j0 += kLanes) {
+    const int lanes = std::min(kLanes, count - j0);
+    for (int l = 0; l < kLanes; ++l) {
+      const WinogradTile& tile = tiles[j0 + std::min(l, lanes - 1)];  // spare lanes repeat the last tile
+      const float* plane = in + (size_t(tile.n) * in_c + c) * h * w;
+      const int r0 = tile.row - 1, s0 = tile.col - 1;
+      if (r0 >= 0 && s0 >= 0 && r0 + 6 <= h && s0 + 6 <= w) {
+        for (int a = 0; a < 6; ++a)
+          for (int b = 0; b < 6; ++b) d[(a * 6 + b) * kLanes + l] = plane[size_t(r0 + a) * w + s0 + b];
+      } else {  // over the padding
+        for (int a = 0; a < 6; ++a)
+          for (int b = 0; b < 6; ++b) {
+            const int r = r0 + a, s = s0 + b;
+            d[(a * 6 + b) * kLanes + l] = r >= 0 && r < h && s >= 0 && s < w ? plane[size_t(r) * w + s] : 0.0f;
+          }
+      }
+    }
+    for (int b = 0; b < 6; ++b) input_1d(d + b * kLanes, 6 * kLanes, t + b * kLanes, 6 * kLanes);  // B^T d
+    for (int a = 0; a < 6; ++a) input_1d(t + a * 6 * kLanes, kLanes, d + a * 6 * kLanes, kLanes);  // (B^T d) B
+    for (int xi = 0; xi < 36; ++xi) store_lanes(v + (size_t(xi) * in_c + c) * ld + j0, d + xi * kLanes, lanes);
+  }
+}
+
+// Output channel k of `out` in every tile j < count = A^T m A of m[xi][k][j] (m's rows are `ld` long), cropped
+// where a tile's block reaches past the image.
+STFPM_VECTOR_CLONES void transform_output_tiles(float* out, int out_c, int h, int w, const float* m, long ld,
+                                                const WinogradTile* tiles, int count, int k) {
+  alignas(64) float p[36 * kLanes], q[24 * kLanes], y[16 * kLanes];
+  for (int j0 = 0; j0 < count; j0 += kLanes) {
+    const int lanes = std::min(kLanes, count - j0);
+    for (int xi = 0; xi < 36; ++xi) {
+      const float* row = m + (size_t(xi) * out_c + k) * ld + j0;
+      store_lanes(p + xi * kLanes, row, lanes);
+      std::fill(p + xi * kLanes + lanes, p + (xi + 1) * kLanes, 0.0f);
+    }
+    for (int b = 0; b < 6; ++b) output_1d(p + b * kLanes, 6 * kLanes, q + b * kLanes, 6 * kLanes);  // A^T m
+    for (int i = 0; i < 4; ++i) output_1d(q + i * 6 * kLanes, kLanes, y + i * 4 * kLanes, kLanes);  // (A^T m) A
+    for (int l = 0; l < lanes; ++l) {
+      const WinogradTile& tile = tiles[j0 + l];
+      float* plane = out + (size_t(tile.n) * out_c + k) * h * w;
+      const int rows = std::min(4, h - tile.row), cols = std::min(4, w - tile.col);
+      for (int i = 0; i < rows; ++i)
+        for (int j = 0; j < cols; ++j) plane[size_t(tile.row + i) * w + tile.col + j] = y[(i * 4 + j) * kLanes + l];
+    }
+  }
+}
+
+}  // namespace
+
+bool winograd_applies(const ConvGeometry& g) {
+  return g.r == 3 && g.s == 3 && g.stride == 1 && g.pad == 1 && g.c >= 16 && g.k >= 16 &&
+         gemm_kernel() != GemmKernel::blas;  // U is written in our sgemm's packed form
+}
+
+ConvAlgorithm conv_algorithm() { return chosen.load(); }
+void set_conv_algorithm(ConvAlgorithm algorithm) { chosen.store(algorithm); }
+
+void WinogradConv::forward(float* y, const float* x, const float* w, const ConvGeometry& g, int threads) {
+  transform_filters(w, g.k, g.c, false, threads);
+  convolve(y, x, g.n, g.c, g.k, g.h, g.w, threads);
+}
+
+void WinogradConv::backward_data(float* dx, const float* dy, const float* w, const ConvGeometry& g, int threads) {
+  transform_filters(w, g.c, g.k, true, threads);
+  convolve(dx, dy, g.n, g.k, g.c, g.h, g.w, threads);
+}
+
+void WinogradConv::transform_filters(const float* w, int out_c, int in_c, bool backward, int threads) {
+  for (PackedMatrix& u : packed_) u.shape(out_c, in_c);
+  constexpr int kRows = PackedMatrix::kStripRows;
+  const int strips = (out_c + kRows - 1) / kRows;
+#pragma omp parallel for schedule(static) num_threads(threads)
+  for (int s = 0; s < strips; ++s) transform_filter_strip(packed_.data(), w, out_c, in_c, backward, s * kRows);
+}
+
+void WinogradConv::convolve(float* out, const float* in, int n, int in_c, int out_c, int h, int w, int threads) {
+  const int tiles_h = (h + 3) / 4, tiles_w = (w + 3) / 4, total = n * tiles_h * tiles_w;
+  table_.resize(size_t(total));
+  for (int t = 0; t < total; ++t) {
+    const int image = t / (tiles_h * tiles_w), within = t % (tiles_h * tiles_w);
+    table_[size_t(t)] = {image, within / tiles_w * 4, within % tiles_w * 4};
+  }
+  // Chunks of equal size, each within kChunkBytes where possible.
+  const long tile_bytes = 36L * (in_c + out_c) * long(sizeof(float));
+  const int most = std::max(2 * kLanes, int(kChunkBytes / tile_bytes) / kLanes * kLanes);
+  const int chunks = (total + most - 1) / most;
+  const int chunk = ((total + chunks - 1) / chunks + kLanes - 1) / kLanes * kLanes;
+  tiles_.resize(size_t(36) * in_c * chunk);
+  products_.resize(size_t(36) * out_c * chunk);
+  float* v = tiles_.data();
+  float* m = products_.data();
+#pragma omp parallel num_threads(threads)
+  for (int t0 = 0; t0 < total; t0 += chunk) {
+    const int count = std::min(chunk, total - t0);
+    const WinogradTile* tiles = table_.data() + t0;
+#pragma omp for schedule(static)
+    for (int c = 0; c < in_c; ++c) transform_input_tiles(v, chunk, in, in_c, h, w, tiles, count, c);
+#pragma omp for schedule(static)
+    for (int xi = 0; xi < 36; ++xi)
+      gemm(packed_[size_t(xi)], count, {v + size_t(xi) * in_c * chunk, chunk, 1}, m + size_t(xi) * out_c * chunk,
+           chunk, false);
+#pragma omp for schedule(static)
+    for (int k = 0; k < out_c; ++k) transform_output_tiles(out, out_c, h, w, m, chunk, tiles, count, k);
+  }
+}
+
+}  // namespace stfpm

@@ -1,0 +1,55 @@
+// The CPU backend's 3x3 stride-1 convolutions (most of ResNet-18's FLOPs) by Winograd's minimal filtering,
+// F(4x4, 3x3) (Lavin & Gray, 2016): each 4x4 block of outputs is computed from a 6x6 input tile as
+//   Y = A^T [ (G g G^T) (.) (B^T d B) ] A
+// so a tile costs 36 multiplications per (input, output) channel pair instead of 144. Over a batch the
+// element-wise products become 36 independent matrix products, one per tile position xi:
+//   M_xi (K x T) = U_xi (K x C) * V_xi (C x T)      U = G g G^T of every filter, V = B^T d B of every tile
+// run by our sgemm with U packed once per call and shared by the threads.
+//
+// The transforms add and scale in float, so results differ from the direct sum by rounding (about 1e-6 of the
+// output's magnitude with ResNet's channel counts; the op tests measure it). The backward data pass is the same
+// convolution of dy with each filter rotated by 180 degrees and the channel roles swapped, so it runs here too.
+#pragma once
+
+#include <array>
+#include <vector>
+
+#include "core/backend.h"
+#include "cpu/gemm.h"
+
+namespace stfpm {
+
+// Whether the Winograd path serves this convolution: 3x3, stride 1, pad 1, and channels enough for the
+// transforms to pay for themselves.
+bool winograd_applies(const ConvGeometry& g);
+
+// Which algorithm CpuBackend's 3x3 stride-1 convolutions use: automatic (Winograd where it applies) or always
+// im2col + sgemm (tests and benchmarks compare them). A process-wide setting, like the sgemm kernel.
+enum class ConvAlgorithm { automatic, direct };
+ConvAlgorithm conv_algorithm();
+void set_conv_algorithm(ConvAlgorithm algorithm);
+
+// A tile: the image and the top-left output of its 4x4 block (its 6x6 input tile starts one row and column
+// before, in the padding at the edges).
+struct WinogradTile {
+  int n, row, col;
+};
+
+// Scratch and entry points: one per backend, used by one op at a time (its threads share it).
+class WinogradConv {
+ public:
+  // y (N, K, H, W) = the convolution of x (N, C, H, W) with w (K, C, 3, 3), pad 1.
+  void forward(float* y, const float* x, const float* w, const ConvGeometry& g, int threads);
+  // dx (N, C, H, W) = the gradient of that convolution's input, from dy (N, K, H, W).
+  void backward_data(float* dx, const float* dy, const float* w, const ConvGeometry& g, int threads);
+
+ private:
+  void transform_filters(const float* w, int out_c, int in_c, bool for_backward, int threads);
+  void convolve(float* out, const float* in, int n, int in_c, int out_c, int h, int w, int threads);
+
+  std::array<PackedMatrix, 36> packed_;  // U_xi, written in the sgemm's packed form
+  std::vector<WinogradTile> table_;     // every tile of the batch
+  std::vector<float> tiles_, products_;  // one chunk's V [36][in_c][T] and M [36][out_c][T]
+};
+
+}  // namespace stfpm
