@@ -256,8 +256,9 @@ TEST_CASE("cpu relu and add: values and gradients", "[cpu][elementwise]") {
 
 TEST_CASE("cpu maxpool 3x3/2 pad 1: forward and backward", "[cpu][pool]") {
   CpuBackend cpu;
+  // Small planes (every window at a border) and a wider one whose inner windows take the unchecked path.
   for (const PoolGeometry& g : {PoolGeometry{2, 3, 9, 8, 3, 2, 1}, PoolGeometry{1, 2, 4, 4, 3, 2, 1},
-                                PoolGeometry{1, 1, 1, 1, 3, 2, 1}}) {
+                                PoolGeometry{1, 1, 1, 1, 3, 2, 1}, PoolGeometry{1, 2, 21, 40, 3, 2, 1}}) {
     // Distinct values 0.05 apart: a +-0.01 perturbation never reorders a window, so no kink is crossed.
     std::vector<float> x(g.in_dims().count());
     for (size_t i = 0; i < x.size(); ++i) x[i] = 0.05f * float((i * 7919) % x.size()) - 1.0f;
@@ -293,6 +294,23 @@ TEST_CASE("cpu maxpool: ties route the gradient to the first maximum", "[cpu][po
   cpu.maxpool_backward(dx.data(), dy.data(), y.data(), x.data(), g);
   CHECK(y[0] == 1.0f);
   CHECK(dx == std::vector<float>{0.0f, 2.0f, 0.0f, 0.0f});
+}
+
+TEST_CASE("cpu maxpool: a NaN makes exactly the windows that hold it NaN", "[cpu][pool]") {
+  CpuBackend cpu;
+  const PoolGeometry g{1, 1, 7, 12, 3, 2, 1};
+  std::vector<float> x(7 * 12);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = float(i % 5);
+  x[3 * 12 + 5] = NAN;  // inside: windows of output rows 1-2, columns 2-3
+  x[0] = NAN;           // the corner: output (0, 0) only
+  std::vector<float> y(g.out_dims().count());
+  cpu.maxpool_forward(y.data(), x.data(), g);
+  for (int i = 0; i < g.out_h(); ++i)
+    for (int j = 0; j < g.out_w(); ++j) {
+      INFO("output " << i << ", " << j);
+      const bool holds = (i == 0 && j == 0) || ((i == 1 || i == 2) && (j == 2 || j == 3));
+      CHECK(std::isnan(y[size_t(i) * g.out_w() + j]) == holds);
+    }
 }
 
 TEST_CASE("cpu sgd: PyTorch's momentum and weight decay", "[cpu][sgd]") {
