@@ -97,6 +97,28 @@ STFPM_VECTOR_CLONES void col2im_add(float* dx, const float* col, const ConvGeome
   }
 }
 
+// The forward product's lowered columns are built and multiplied a block of output rows at a time, a block
+// being at most this many bytes (L2-sized: the stem's whole lowering is 9.6 MB at 256x256).
+constexpr size_t kColumnBlockBytes = 512 * 1024;
+
+// Output rows [i0, i1) of one image's forward product y (K, OH*OW) = w * col, with w packed once for the call.
+void forward_rows(float* y, const float* x, const PackedMatrix& w, const ConvGeometry& g, int i0, int i1,
+                  float* columns) {
+  if (i1 <= i0) return;
+  const int ow = g.out_w(), P = g.out_h() * ow;
+  if (is_pointwise(g)) {  // x's own columns, P apart
+    gemm(w, (i1 - i0) * ow, {x + size_t(i0) * ow, P, 1}, y + size_t(i0) * ow, P, false);
+    return;
+  }
+  const size_t row_bytes = sizeof(float) * size_t(g.c) * g.r * g.s * ow;
+  const int block = int(std::max<size_t>(1, kColumnBlockBytes / row_bytes));
+  for (int b0 = i0; b0 < i1; b0 += block) {
+    const int b1 = std::min(i1, b0 + block), cols = (b1 - b0) * ow;
+    im2col(columns, x, g, 0, g.c, b0, b1);
+    gemm(w, cols, {columns, cols, 1}, y + size_t(b0) * ow, P, false);
+  }
+}
+
 bool use_winograd(const ConvGeometry& g) {
   return conv_algorithm() == ConvAlgorithm::automatic && winograd_applies(g);
 }
@@ -119,40 +141,24 @@ void CpuBackend::prepare_conv(const ConvGeometry& g) {
 void CpuBackend::conv_forward(float* y, const float* x, const float* w, const ConvGeometry& g) {
   const TeamSize team(threads_);
   if (use_winograd(g)) return winograd_.forward(y, x, w, g, threads_);
-  const int P = g.out_h() * g.out_w(), CRS = g.c * g.r * g.s, ow = g.out_w();
-  const size_t x_image = size_t(g.c) * g.h * g.w, y_image = size_t(g.k) * P;
+  forward_weights_.pack(g.k, g.c * g.r * g.s, {w, g.c * g.r * g.s, 1});  // once, for every thread's products
+  const size_t x_image = size_t(g.c) * g.h * g.w, y_image = size_t(g.k) * g.out_h() * g.out_w();
   if (g.n < threads_) {  // each image split by output rows
     for (int n = 0; n < g.n; ++n) {
 #pragma omp parallel num_threads(threads_)
       {
         int i0, i1;
         share(g.out_h(), omp_get_thread_num(), omp_get_num_threads(), &i0, &i1);
-        if (i1 > i0) {
-          const int rows = (i1 - i0) * ow;
-          const float* col = x + n * x_image + size_t(i0) * ow;  // pointwise: x's own columns, stride P
-          int ldb = P;
-          if (!is_pointwise(g)) {
-            float* lowered = scratch(omp_get_thread_num(), g).columns.data();
-            im2col(lowered, x + n * x_image, g, 0, g.c, i0, i1);
-            col = lowered;
-            ldb = rows;
-          }
-          gemm(g.k, rows, CRS, {w, CRS, 1}, {col, ldb, 1}, y + n * y_image + size_t(i0) * ow, P, false);
-        }
+        forward_rows(y + n * y_image, x + n * x_image, forward_weights_, g, i0, i1,
+                     scratch(omp_get_thread_num(), g).columns.data());
       }
     }
     return;
   }
 #pragma omp parallel for schedule(static)
-  for (int n = 0; n < g.n; ++n) {
-    const float* col = x + n * x_image;
-    if (!is_pointwise(g)) {
-      float* lowered = scratch(omp_get_thread_num(), g).columns.data();
-      im2col(lowered, x + n * x_image, g);
-      col = lowered;
-    }
-    gemm(g.k, P, CRS, {w, CRS, 1}, {col, P, 1}, y + n * y_image, P, false);
-  }
+  for (int n = 0; n < g.n; ++n)
+    forward_rows(y + n * y_image, x + n * x_image, forward_weights_, g, 0, g.out_h(),
+                 scratch(omp_get_thread_num(), g).columns.data());
 }
 
 void CpuBackend::conv_backward_data(float* dx, const float* dy, const float* w, const ConvGeometry& g) {

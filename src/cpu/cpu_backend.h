@@ -82,7 +82,8 @@ class CpuBackend final : public Backend {
 
   int threads_;
   std::vector<ConvScratch> scratch_;
-  WinogradConv winograd_;  // the 3x3 stride-1 convolutions' scratch
+  WinogradConv winograd_;         // the 3x3 stride-1 convolutions' scratch
+  PackedMatrix forward_weights_;  // the other convolutions' weights, packed once per forward call
 };
 
 }  // namespace stfpm
