@@ -72,8 +72,6 @@ STFPM_VECTOR_CLONES void im2col(float* col, const float* x, const ConvGeometry& 
   }
 }
 
-void im2col(float* col, const float* x, const ConvGeometry& g) { im2col(col, x, g, 0, g.c, 0, g.out_h()); }
-
 // dx (C, H, W) += the columns of dcol scattered back to where im2col read them, for channels [c0, c1): dcol holds
 // their rows, ((c1 - c0)*R*S, OH*OW).
 STFPM_VECTOR_CLONES void col2im_add(float* dx, const float* col, const ConvGeometry& g, int c0, int c1) {
@@ -117,6 +115,33 @@ void forward_rows(float* y, const float* x, const PackedMatrix& w, const ConvGeo
     im2col(columns, x, g, 0, g.c, b0, b1);
     gemm(w, cols, {columns, cols, 1}, y + size_t(b0) * ow, P, false);
   }
+}
+
+// One image's filter gradient for input channels [c0, c1), added to acc = dw^T's rows for them ((c1 - c0)*R*S
+// x K): acc += col * dy^T. Transposed, the large lowered matrix is the operand the sgemm packs row by row and dy
+// the one it packs across rows. The columns are lowered a block of output rows at a time (at least 256 columns,
+// the sgemm's depth block, so the accumulator is not rewritten for a short product).
+void filter_grad_rows(float* acc, const float* dy, const float* x, const ConvGeometry& g, int c0, int c1,
+                      float* columns) {
+  if (c1 <= c0) return;
+  const int ow = g.out_w(), oh = g.out_h(), P = oh * ow, rows = (c1 - c0) * g.r * g.s;
+  if (is_pointwise(g)) {  // x's own rows (P = H*W)
+    gemm(rows, g.k, P, {x + size_t(c0) * P, P, 1}, {dy, 1, P}, acc, g.k, true);
+    return;
+  }
+  const size_t row_bytes = sizeof(float) * size_t(rows) * ow;
+  const int block = int(std::max<size_t>({1, kColumnBlockBytes / row_bytes, (PackedMatrix::kDepthBlock + ow - 1) / size_t(ow)}));
+  for (int b0 = 0; b0 < oh; b0 += block) {
+    const int b1 = std::min(oh, b0 + block), cols = (b1 - b0) * ow;
+    im2col(columns, x, g, c0, c1, b0, b1);
+    gemm(rows, g.k, cols, {columns, cols, 1}, {dy + size_t(b0) * ow, 1, P}, acc, g.k, true);
+  }
+}
+
+// dw (K rows, ld apart) += acc^T for dw's rows [k0, k1), acc being (rows x K).
+void add_transposed(float* dw, int ld, const float* acc, int rows, int k, int k0, int k1) {
+  for (int j = k0; j < k1; ++j)
+    for (int q = 0; q < rows; ++q) dw[size_t(j) * ld + q] += acc[size_t(q) * k + j];
 }
 
 bool use_winograd(const ConvGeometry& g) {
@@ -202,49 +227,38 @@ void CpuBackend::conv_backward_filter(float* dw, const float* dy, const float* x
   const TeamSize team(threads_);
   const int P = g.out_h() * g.out_w(), CRS = g.c * g.r * g.s, RS = g.r * g.s;
   const size_t x_image = size_t(g.c) * g.h * g.w, y_image = size_t(g.k) * P;
-  if (g.n < threads_) {  // each image split by input channels: a thread's col rows and dw columns are its own
-    for (int n = 0; n < g.n; ++n) {
-#pragma omp parallel num_threads(threads_)
-      {
-        int c0, c1;
-        share(g.c, omp_get_thread_num(), omp_get_num_threads(), &c0, &c1);
-        if (c1 > c0) {
-          const float* col = x + n * x_image + size_t(c0) * P;  // pointwise: x's own rows (P = H*W)
-          if (!is_pointwise(g)) {
-            float* lowered = scratch(omp_get_thread_num(), g).columns.data();
-            im2col(lowered, x + n * x_image, g, c0, c1, 0, g.out_h());
-            col = lowered;
-          }
-          gemm(g.k, (c1 - c0) * RS, P, {dy + n * y_image, P, 1}, {col, 1, P}, dw + c0 * RS, CRS, true);
-        }
-      }
-    }
-    return;
-  }
-  const int workers = std::min(threads_, g.n);
-  // Each thread sums its images into a private accumulator; the accumulators are then added to dw in thread
-  // order, so the result does not depend on timing.
+  // A batch smaller than the thread count splits the input channels (a thread's rows of dw^T are its own), a
+  // larger one the images (each thread sums its images into a private dw^T; the sums are then added to dw in
+  // thread order, so the result does not depend on timing).
+  const bool split_channels = g.n < threads_;
+  const int workers = split_channels ? threads_ : std::min(threads_, g.n);
 #pragma omp parallel num_threads(workers)
   {
     const int t = omp_get_thread_num();
+    int c0 = 0, c1 = g.c;
+    if (split_channels) share(g.c, t, omp_get_num_threads(), &c0, &c1);
     ConvScratch& sc = scratch(t, g);
-    float* acc = sc.filter_grad.data();
-    std::fill(acc, acc + g.weight_count(), 0.0f);
+    float* acc = sc.filter_grad.data();  // ((c1 - c0) * RS) x K
+    std::fill(acc, acc + size_t(c1 - c0) * RS * g.k, 0.0f);
+    if (split_channels) {
+      for (int n = 0; n < g.n; ++n)
+        filter_grad_rows(acc, dy + n * y_image, x + n * x_image, g, c0, c1, sc.columns.data());
+    } else {
 #pragma omp for schedule(static)
-    for (int n = 0; n < g.n; ++n) {
-      const float* col = x + n * x_image;
-      if (!is_pointwise(g)) {
-        im2col(sc.columns.data(), x + n * x_image, g);
-        col = sc.columns.data();
-      }
-      gemm(g.k, CRS, P, {dy + n * y_image, P, 1}, {col, 1, P}, acc, CRS, true);
+      for (int n = 0; n < g.n; ++n)
+        filter_grad_rows(acc, dy + n * y_image, x + n * x_image, g, 0, g.c, sc.columns.data());
     }
+    if (split_channels) add_transposed(dw + c0 * RS, CRS, acc, (c1 - c0) * RS, g.k, 0, g.k);
   }
-  const size_t count = g.weight_count();
+  if (split_channels) return;
   for (int t = 0; t < workers; ++t) {
     const float* acc = scratch_[size_t(t)].filter_grad.data();
-#pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < count; ++i) dw[i] += acc[i];
+#pragma omp parallel num_threads(threads_)
+    {
+      int k0, k1;
+      share(g.k, omp_get_thread_num(), omp_get_num_threads(), &k0, &k1);
+      add_transposed(dw, CRS, acc, CRS, g.k, k0, k1);
+    }
   }
 }
 
