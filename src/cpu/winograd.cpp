@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <vector>
 
 #include "cpu/vector_clones.h"
 
@@ -23,18 +24,14 @@ std::atomic<ConvAlgorithm> chosen{ConvAlgorithm::automatic};
 // The 1-D transforms, each on kLanes columns at once: six (or three) values per lane, `in_step` floats apart in,
 // `out_step` floats apart out (a row of a 6x6 lane grid is 1 * kLanes apart, a column 6 * kLanes).
 
-// B^T z: the input tile transform.
-inline void input_1d(const float* z, int in_step, float* o, int out_step) {
-  for (int l = 0; l < kLanes; ++l) {
-    const float z0 = z[l], z1 = z[in_step + l], z2 = z[2 * in_step + l], z3 = z[3 * in_step + l],
-                z4 = z[4 * in_step + l], z5 = z[5 * in_step + l];
-    o[l] = 4.0f * z0 - 5.0f * z2 + z4;
-    o[out_step + l] = (z3 + z4) - 4.0f * (z1 + z2);
-    o[2 * out_step + l] = (z4 - z3) + 4.0f * (z1 - z2);
-    o[3 * out_step + l] = (z4 - z2) + 2.0f * (z3 - z1);
-    o[4 * out_step + l] = (z4 - z2) - 2.0f * (z3 - z1);
-    o[5 * out_step + l] = 4.0f * z1 - 5.0f * z3 + z5;
-  }
+// B^T z: the input tile transform of six values, written `step` floats apart.
+inline void input_6(float z0, float z1, float z2, float z3, float z4, float z5, float* o, size_t step) {
+  o[0] = 4.0f * z0 - 5.0f * z2 + z4;
+  o[step] = (z3 + z4) - 4.0f * (z1 + z2);
+  o[2 * step] = (z4 - z3) + 4.0f * (z1 - z2);
+  o[3 * step] = (z4 - z2) + 2.0f * (z3 - z1);
+  o[4 * step] = (z4 - z2) - 2.0f * (z3 - z1);
+  o[5 * step] = 4.0f * z1 - 5.0f * z3 + z5;
 }
 
 // A^T m: the output transform, six values to four.
@@ -103,34 +100,49 @@ STFPM_VECTOR_CLONES void transform_filter_strip(PackedMatrix* packed, const floa
   }
 }
 
-// v[xi][c][j] for j < count (v's rows are `ld` long) = B^T d B of tile j's 6x6 input, channel c of `in`.
+// v[c][xi][j] for j < count (v's rows are `ld` long) = B^T d B of tile j's 6x6 input, channel c of `in`. A run of
+// tiles side by side shares its six input rows: they are copied once (zero in the padding), transformed down
+// the columns as whole rows, then across, four columns per tile.
 STFPM_VECTOR_CLONES void transform_input_tiles(float* v, long ld, const float* in, int in_c, int h, int w,
                                                const WinogradTile* tiles, int count, int c) {
-  alignas(64) float d[36 * kLanes], t[36 * kLanes];
-  for (int j0 = 0; j0 < count; j0 += kLanes) {
-    const int lanes = std::min(kLanes, count - j0);
-    for (int l = 0; l < kLanes; ++l) {
-      const WinogradTile& tile = tiles[j0 + std::min(l, lanes - 1)];  // spare lanes repeat the last tile
-      const float* plane = in + (size_t(tile.n) * in_c + c) * h * w;
-      const int r0 = tile.row - 1, s0 = tile.col - 1;
-      if (r0 >= 0 && s0 >= 0 && r0 + 6 <= h && s0 + 6 <= w) {
-        for (int a = 0; a < 6; ++a)
-          for (int b = 0; b < 6; ++b) d[(a * 6 + b) * kLanes + l] = plane[size_t(r0 + a) * w + s0 + b];
-      } else {  // over the padding
-        for (int a = 0; a < 6; ++a)
-          for (int b = 0; b < 6; ++b) {
-            const int r = r0 + a, s = s0 + b;
-            d[(a * 6 + b) * kLanes + l] = r >= 0 && r < h && s >= 0 && s < w ? plane[size_t(r) * w + s] : 0.0f;
-          }
+  thread_local std::vector<float> scratch;
+  for (int j0 = 0; j0 < count;) {
+    const WinogradTile& first = tiles[j0];
+    int run = 1;
+    while (j0 + run < count && tiles[j0 + run].n == first.n && tiles[j0 + run].row == first.row) ++run;
+    const int width = 4 * run + 2, x0 = first.col - 1;  // input columns [x0, x0 + width)
+    scratch.resize(size_t(12) * width);
+    float* rows = scratch.data();           // the six input rows
+    float* down = rows + size_t(6) * width;  // B^T of each column
+    const float* plane = in + (size_t(first.n) * in_c + c) * h * w;
+    for (int a = 0; a < 6; ++a) {
+      float* row = rows + size_t(a) * width;
+      const int r = first.row - 1 + a;
+      if (r < 0 || r >= h) {
+        std::fill(row, row + width, 0.0f);
+        continue;
       }
+      const int q0 = std::max(0, -x0), q1 = std::min(width, w - x0);  // the columns inside the plane
+      std::fill(row, row + q0, 0.0f);
+      std::copy(plane + size_t(r) * w + x0 + q0, plane + size_t(r) * w + x0 + q1, row + q0);
+      std::fill(row + q1, row + width, 0.0f);
     }
-    for (int b = 0; b < 6; ++b) input_1d(d + b * kLanes, 6 * kLanes, t + b * kLanes, 6 * kLanes);  // B^T d
-    for (int a = 0; a < 6; ++a) input_1d(t + a * 6 * kLanes, kLanes, d + a * 6 * kLanes, kLanes);  // (B^T d) B
-    for (int xi = 0; xi < 36; ++xi) store_lanes(v + (size_t(xi) * in_c + c) * ld + j0, d + xi * kLanes, lanes);
+    const size_t w6 = size_t(width);
+    for (size_t q = 0; q < w6; ++q)
+      input_6(rows[q], rows[w6 + q], rows[2 * w6 + q], rows[3 * w6 + q], rows[4 * w6 + q], rows[5 * w6 + q],
+              down + q, w6);
+    for (int a = 0; a < 6; ++a) {
+      const float* z = down + size_t(a) * width;
+      float* o = v + (size_t(c) * 36 + a * 6) * ld + j0;
+      const size_t step = size_t(ld);  // from xi to xi + 1
+      for (int j = 0; j < run; ++j)
+        input_6(z[4 * j], z[4 * j + 1], z[4 * j + 2], z[4 * j + 3], z[4 * j + 4], z[4 * j + 5], o + j, step);
+    }
+    j0 += run;
   }
 }
 
-// Output channel k of `out` in every tile j < count = A^T m A of m[xi][k][j] (m's rows are `ld` long), cropped
+// Output channel k of `out` in every tile j < count = A^T m A of m[k][xi][j] (m's rows are `ld` long), cropped
 // where a tile's block reaches past the image.
 STFPM_VECTOR_CLONES void transform_output_tiles(float* out, int out_c, int h, int w, const float* m, long ld,
                                                 const WinogradTile* tiles, int count, int k) {
@@ -138,7 +150,7 @@ STFPM_VECTOR_CLONES void transform_output_tiles(float* out, int out_c, int h, in
   for (int j0 = 0; j0 < count; j0 += kLanes) {
     const int lanes = std::min(kLanes, count - j0);
     for (int xi = 0; xi < 36; ++xi) {
-      const float* row = m + (size_t(xi) * out_c + k) * ld + j0;
+      const float* row = m + (size_t(k) * 36 + xi) * ld + j0;
       store_lanes(p + xi * kLanes, row, lanes);
       std::fill(p + xi * kLanes + lanes, p + (xi + 1) * kLanes, 0.0f);
     }
@@ -206,8 +218,8 @@ void WinogradConv::convolve(float* out, const float* in, int n, int in_c, int ou
     for (int c = 0; c < in_c; ++c) transform_input_tiles(v, chunk, in, in_c, h, w, tiles, count, c);
 #pragma omp for schedule(static)
     for (int xi = 0; xi < 36; ++xi)
-      gemm(packed_[size_t(xi)], count, {v + size_t(xi) * in_c * chunk, chunk, 1}, m + size_t(xi) * out_c * chunk,
-           chunk, false);
+      gemm(packed_[size_t(xi)], count, {v + size_t(xi) * chunk, 36L * chunk, 1}, m + size_t(xi) * chunk,
+           36L * chunk, false);
 #pragma omp for schedule(static)
     for (int k = 0; k < out_c; ++k) transform_output_tiles(out, out_c, h, w, m, chunk, tiles, count, k);
   }

@@ -49,7 +49,9 @@ class WinogradConv {
 
   std::array<PackedMatrix, 36> packed_;  // U_xi, written in the sgemm's packed form
   std::vector<WinogradTile> table_;     // every tile of the batch
-  std::vector<float> tiles_, products_;  // one chunk's V [36][in_c][T] and M [36][out_c][T]
+  // One chunk's V [in_c][36][T] and M [out_c][36][T]: a channel's 36 rows side by side, so that a transform
+  // reads or writes one block (V_xi and M_xi are matrices with rows 36 T apart).
+  std::vector<float> tiles_, products_;
 };
 
 }  // namespace stfpm
