@@ -96,7 +96,7 @@ TEST_CASE("cpu conv: forward equals the direct sum, backward equals finite diffe
   }
 }
 
-TEST_CASE("cpu conv 3x3/1 by Winograd F(4x4,3x3): the direct sum, the im2col path, finite differences",
+TEST_CASE("cpu conv 3x3/1 by Winograd F(4x4,3x3) and F(3x3,4x4): the direct sum, im2col, finite differences",
           "[cpu][conv][winograd]") {
   STFPM_SKIP_UNLESS(gemm_kernel() != GemmKernel::blas, "Winograd needs our sgemm (AVX2 + FMA)");
   const std::vector<ConvGeometry> shapes = {
@@ -119,20 +119,27 @@ TEST_CASE("cpu conv 3x3/1 by Winograd F(4x4,3x3): the direct sum, the im2col pat
       std::vector<float> w = random_vector(g.weight_count(), seed++);
       const std::vector<float> r = random_vector(g.out_dims().count(), seed++);
       std::vector<float> y(g.out_dims().count()), y_direct(y.size()), dx(x.size(), 7.0f), dx_direct(x.size());
+      std::vector<float> dw(w.size(), 0.5f), dw_direct(w.size(), 0.5f);  // accumulated onto 0.5
       cpu.conv_forward(y.data(), x.data(), w.data(), g);
       cpu.conv_backward_data(dx.data(), r.data(), w.data(), g);
+      cpu.conv_backward_filter(dw.data(), r.data(), x.data(), g);
       set_conv_algorithm(ConvAlgorithm::direct);
       cpu.conv_forward(y_direct.data(), x.data(), w.data(), g);
       cpu.conv_backward_data(dx_direct.data(), r.data(), w.data(), g);
+      cpu.conv_backward_filter(dw_direct.data(), r.data(), x.data(), g);
       set_conv_algorithm(ConvAlgorithm::automatic);
+      for (float& v : dw) v -= 0.5f;
+      for (float& v : dw_direct) v -= 0.5f;
       // The transforms' rounding, relative to the tensor's largest magnitude: measured at most 6.7e-6 here (y
-      // against a double-precision sum, dx against im2col), where im2col + sgemm stays within 5.4e-7.
+      // against a double-precision sum, dx and dw against im2col), where im2col + sgemm stays within 5.4e-7.
       const std::vector<float> exact = direct_conv(x, w, g);
       const double scale = test::max_abs(exact);
       CHECK(test::all_close("y", y, exact, 2e-5 * scale, 0.0));
       CHECK(test::all_close("y vs im2col", y, y_direct, 2e-5 * scale, 0.0));
       CHECK(test::all_close("dx vs im2col", dx, dx_direct, 2e-5 * test::max_abs(dx_direct), 0.0));
+      CHECK(test::all_close("dw vs im2col", dw, dw_direct, 2e-5 * test::max_abs(dw_direct), 0.0));
       CHECK(y != y_direct);  // the Winograd path ran: its rounding differs from im2col's
+      CHECK(dw != dw_direct);
       if (g.n * g.c * g.h * g.w > 20000) continue;  // finite differences on the small shapes
       // The objective runs the im2col forward: the Winograd forward's rounding (10x im2col's) would not cancel
       // in the differences. The gradient is that of the same function either way.
@@ -145,6 +152,7 @@ TEST_CASE("cpu conv 3x3/1 by Winograd F(4x4,3x3): the direct sum, the im2col pat
       test::GradCheck opts;
       opts.tolerance = 1e-3;  // as for the im2col path: the objective is linear
       CHECK(check_gradient("dx", x, dx, objective, opts));
+      CHECK(check_gradient("dw", w, dw, objective, opts));
     }
   }
 }

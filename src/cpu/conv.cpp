@@ -225,6 +225,7 @@ void CpuBackend::conv_backward_data(float* dx, const float* dy, const float* w, 
 
 void CpuBackend::conv_backward_filter(float* dw, const float* dy, const float* x, const ConvGeometry& g) {
   const TeamSize team(threads_);
+  if (use_winograd(g)) return winograd_.backward_filter(dw, dy, x, g, threads_);
   const int P = g.out_h() * g.out_w(), CRS = g.c * g.r * g.s, RS = g.r * g.s;
   const size_t x_image = size_t(g.c) * g.h * g.w, y_image = size_t(g.k) * P;
   // A batch smaller than the thread count splits the input channels (a thread's rows of dw^T are its own), a

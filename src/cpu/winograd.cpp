@@ -47,6 +47,29 @@ inline void output_1d(const float* m, int in_step, float* o, int out_step) {
   }
 }
 
+// A e: the output gradient's tile transform for the filter gradient, four values to six (A^T's transpose).
+inline void grad_6(float e0, float e1, float e2, float e3, float* o, size_t step) {
+  const float even = e0 + e2, odd = e1 + e3, even4 = e0 + 4.0f * e2, odd4 = e1 + 4.0f * e3;
+  o[0] = e0;
+  o[step] = even + odd;
+  o[2 * step] = even - odd;
+  o[3 * step] = even4 + 2.0f * odd4;
+  o[4 * step] = even4 - 2.0f * odd4;
+  o[5 * step] = e3;
+}
+
+// G^T s: the filter gradient's output transform, six values to three, on kLanes columns at once.
+inline void filter_grad_1d(const float* s, int in_step, float* o, int out_step) {
+  for (int l = 0; l < kLanes; ++l) {
+    const float s0 = s[l], s1 = s[in_step + l], s2 = s[2 * in_step + l], s3 = s[3 * in_step + l],
+                s4 = s[4 * in_step + l], s5 = s[5 * in_step + l];
+    const float sum12 = s1 + s2, sum34 = s3 + s4;
+    o[l] = s0 * (1.0f / 4.0f) + (sum34 * (1.0f / 24.0f) - sum12 * (1.0f / 6.0f));
+    o[out_step + l] = (s2 - s1) * (1.0f / 6.0f) + (s3 - s4) * (1.0f / 12.0f);
+    o[2 * out_step + l] = (sum34 - sum12) * (1.0f / 6.0f) + s5;
+  }
+}
+
 // G g: the filter transform, three values to six.
 inline void filter_1d(const float* g, int in_step, float* o, int out_step) {
   for (int l = 0; l < kLanes; ++l) {
@@ -142,6 +165,57 @@ STFPM_VECTOR_CLONES void transform_input_tiles(float* v, long ld, const float* i
   }
 }
 
+// e[k][xi][j] for j < count (e's rows are `ld` long) = A g A^T of tile j's 4x4 block of channel k of `grad`
+// (zero past the image): the output gradient's side of the filter gradient, a run of tiles at a time.
+STFPM_VECTOR_CLONES void transform_grad_tiles(float* e, long ld, const float* grad, int out_c, int h, int w,
+                                              const WinogradTile* tiles, int count, int k) {
+  thread_local std::vector<float> scratch;
+  for (int j0 = 0; j0 < count;) {
+    const WinogradTile& first = tiles[j0];
+    int run = 1;
+    while (j0 + run < count && tiles[j0 + run].n == first.n && tiles[j0 + run].row == first.row) ++run;
+    const int width = 4 * run;  // columns [first.col, first.col + width)
+    scratch.resize(size_t(10) * width);
+    float* rows = scratch.data();            // the four rows
+    float* down = rows + size_t(4) * width;  // A of each column
+    const float* plane = grad + (size_t(first.n) * out_c + k) * h * w;
+    for (int a = 0; a < 4; ++a) {
+      float* row = rows + size_t(a) * width;
+      const int r = first.row + a, inside = std::max(0, std::min(width, w - first.col));
+      if (r >= h) {
+        std::fill(row, row + width, 0.0f);
+        continue;
+      }
+      std::copy(plane + size_t(r) * w + first.col, plane + size_t(r) * w + first.col + inside, row);
+      std::fill(row + inside, row + width, 0.0f);
+    }
+    const size_t wd = size_t(width);
+    for (size_t q = 0; q < wd; ++q) grad_6(rows[q], rows[wd + q], rows[2 * wd + q], rows[3 * wd + q], down + q, wd);
+    for (int a = 0; a < 6; ++a) {
+      const float* z = down + size_t(a) * width;
+      float* o = e + (size_t(k) * 36 + a * 6) * ld + j0;
+      for (int j = 0; j < run; ++j) grad_6(z[4 * j], z[4 * j + 1], z[4 * j + 2], z[4 * j + 3], o + j, size_t(ld));
+    }
+    j0 += run;
+  }
+}
+
+// dw[k][c] += G^T S G for output channels [k0, k0 + kLanes) and input channel c, S being the sums s[xi][c][k].
+STFPM_VECTOR_CLONES void add_filter_grads(float* dw, const float* s, int in_c, int out_c, int k0, int c) {
+  alignas(64) float p[36 * kLanes], q[18 * kLanes], r[9 * kLanes];
+  const int lanes = std::min(kLanes, out_c - k0);
+  for (int xi = 0; xi < 36; ++xi) {
+    store_lanes(p + xi * kLanes, s + (size_t(xi) * in_c + c) * out_c + k0, lanes);
+    std::fill(p + xi * kLanes + lanes, p + (xi + 1) * kLanes, 0.0f);
+  }
+  for (int b = 0; b < 6; ++b) filter_grad_1d(p + b * kLanes, 6 * kLanes, q + b * kLanes, 6 * kLanes);  // G^T S
+  for (int i = 0; i < 3; ++i) filter_grad_1d(q + i * 6 * kLanes, kLanes, r + i * 3 * kLanes, kLanes);  // (G^T S) G
+  for (int l = 0; l < lanes; ++l) {
+    float* f = dw + (size_t(k0 + l) * in_c + c) * 9;
+    for (int rs = 0; rs < 9; ++rs) f[rs] += r[rs * kLanes + l];
+  }
+}
+
 // Output channel k of `out` in every tile j < count = A^T m A of m[k][xi][j] (m's rows are `ld` long), cropped
 // where a tile's block reaches past the image.
 STFPM_VECTOR_CLONES void transform_output_tiles(float* out, int out_c, int h, int w, const float* m, long ld,
@@ -194,7 +268,7 @@ void WinogradConv::transform_filters(const float* w, int out_c, int in_c, bool b
   for (int s = 0; s < strips; ++s) transform_filter_strip(packed_.data(), w, out_c, in_c, backward, s * kRows);
 }
 
-void WinogradConv::convolve(float* out, const float* in, int n, int in_c, int out_c, int h, int w, int threads) {
+int WinogradConv::plan_tiles(int n, int in_c, int out_c, int h, int w) {
   const int tiles_h = (h + 3) / 4, tiles_w = (w + 3) / 4, total = n * tiles_h * tiles_w;
   table_.resize(size_t(total));
   for (int t = 0; t < total; ++t) {
@@ -208,6 +282,11 @@ void WinogradConv::convolve(float* out, const float* in, int n, int in_c, int ou
   const int chunk = ((total + chunks - 1) / chunks + kLanes - 1) / kLanes * kLanes;
   tiles_.resize(size_t(36) * in_c * chunk);
   products_.resize(size_t(36) * out_c * chunk);
+  return chunk;
+}
+
+void WinogradConv::convolve(float* out, const float* in, int n, int in_c, int out_c, int h, int w, int threads) {
+  const int chunk = plan_tiles(n, in_c, out_c, h, w), total = int(table_.size());
   float* v = tiles_.data();
   float* m = products_.data();
 #pragma omp parallel num_threads(threads)
@@ -222,6 +301,34 @@ void WinogradConv::convolve(float* out, const float* in, int n, int in_c, int ou
            36L * chunk, false);
 #pragma omp for schedule(static)
     for (int k = 0; k < out_c; ++k) transform_output_tiles(out, out_c, h, w, m, chunk, tiles, count, k);
+  }
+}
+
+void WinogradConv::backward_filter(float* dw, const float* dy, const float* x, const ConvGeometry& g, int threads) {
+  const int chunk = plan_tiles(g.n, g.c, g.k, g.h, g.w), total = int(table_.size());
+  sums_.resize(size_t(36) * g.c * g.k);
+  float* v = tiles_.data();     // x's tiles, [c][xi][j]
+  float* e = products_.data();  // dy's tiles, [k][xi][j]
+  float* s = sums_.data();      // S_xi^T = sum over tiles of X_xi DY_xi^T, [xi][c][k]
+  const int k_groups = (g.k + kLanes - 1) / kLanes;
+#pragma omp parallel num_threads(threads)
+  {
+    for (int t0 = 0; t0 < total; t0 += chunk) {
+      const int count = std::min(chunk, total - t0);
+      const WinogradTile* tiles = table_.data() + t0;
+#pragma omp for schedule(static) nowait
+      for (int c = 0; c < g.c; ++c) transform_input_tiles(v, chunk, x, g.c, g.h, g.w, tiles, count, c);
+#pragma omp for schedule(static)
+      for (int k = 0; k < g.k; ++k) transform_grad_tiles(e, chunk, dy, g.k, g.h, g.w, tiles, count, k);
+      // Each S_xi has one owner, which adds the chunks in order: no reduction, and the same sums every run.
+#pragma omp for schedule(static)
+      for (int xi = 0; xi < 36; ++xi)
+        gemm(g.c, g.k, count, {v + size_t(xi) * chunk, 36L * chunk, 1}, {e + size_t(xi) * chunk, 1, 36L * chunk},
+             s + size_t(xi) * g.c * g.k, g.k, t0 > 0);
+    }
+#pragma omp for schedule(static) collapse(2)
+    for (int c = 0; c < g.c; ++c)
+      for (int kg = 0; kg < k_groups; ++kg) add_filter_grads(dw, s, g.c, g.k, kg * kLanes, c);
   }
 }
 

@@ -42,16 +42,22 @@ class WinogradConv {
   void forward(float* y, const float* x, const float* w, const ConvGeometry& g, int threads);
   // dx (N, C, H, W) = the gradient of that convolution's input, from dy (N, K, H, W).
   void backward_data(float* dx, const float* dy, const float* w, const ConvGeometry& g, int threads);
+  // dw (K, C, 3, 3) += the gradient of its filters: F(3x3, 4x4), the transpose of the forward's algorithm,
+  //   dW = G^T [ sum over tiles (A dy A^T) (.) (B^T x B) ] G
+  // whose sums over tiles are again 36 matrix products (S_xi^T = X_xi DY_xi^T).
+  void backward_filter(float* dw, const float* dy, const float* x, const ConvGeometry& g, int threads);
 
  private:
   void transform_filters(const float* w, int out_c, int in_c, bool for_backward, int threads);
   void convolve(float* out, const float* in, int n, int in_c, int out_c, int h, int w, int threads);
+  int plan_tiles(int n, int in_c, int out_c, int h, int w);  // fills table_, sizes the chunks; returns T
 
   std::array<PackedMatrix, 36> packed_;  // U_xi, written in the sgemm's packed form
   std::vector<WinogradTile> table_;     // every tile of the batch
   // One chunk's V [in_c][36][T] and M [out_c][36][T]: a channel's 36 rows side by side, so that a transform
   // reads or writes one block (V_xi and M_xi are matrices with rows 36 T apart).
   std::vector<float> tiles_, products_;
+  std::vector<float> sums_;  // the filter gradient's S [36][in_c][out_c]
 };
 
 }  // namespace stfpm
