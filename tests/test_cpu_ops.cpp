@@ -304,6 +304,21 @@ TEST_CASE("cpu maxpool: ties route the gradient to the first maximum", "[cpu][po
   CHECK(dx == std::vector<float>{0.0f, 2.0f, 0.0f, 0.0f});
 }
 
+TEST_CASE("cpu maxpool: on a flat plane every window's gradient goes to its first position", "[cpu][pool]") {
+  CpuBackend cpu;
+  const PoolGeometry g{1, 1, 7, 12, 3, 2, 1};  // inner windows (the vectorized search) and clipped ones
+  const std::vector<float> x(7 * 12, 3.0f);
+  std::vector<float> y(g.out_dims().count()), dy(y.size()), dx(x.size());
+  for (size_t i = 0; i < dy.size(); ++i) dy[i] = float(i + 1);
+  cpu.maxpool_forward(y.data(), x.data(), g);
+  cpu.maxpool_backward(dx.data(), dy.data(), y.data(), x.data(), g);
+  std::vector<float> expected(x.size(), 0.0f);
+  for (int i = 0; i < g.out_h(); ++i)
+    for (int j = 0; j < g.out_w(); ++j)
+      expected[size_t(std::max(2 * i - 1, 0)) * 12 + size_t(std::max(2 * j - 1, 0))] += dy[size_t(i) * g.out_w() + j];
+  CHECK(dx == expected);
+}
+
 TEST_CASE("cpu maxpool: a NaN makes exactly the windows that hold it NaN", "[cpu][pool]") {
   CpuBackend cpu;
   const PoolGeometry g{1, 1, 7, 12, 3, 2, 1};

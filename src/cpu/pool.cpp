@@ -81,34 +81,73 @@ void CpuBackend::maxpool_forward(float* y, const float* x, const PoolGeometry& g
   maxpool(y, x, g);
 }
 
+namespace {
+
+// The offset from `corner` of the first position, in row-major order, of a rows x cols window (rows `w` apart)
+// that holds m, a NaN matching a NaN; -1 if none does.
+long first_max_at(const float* corner, int w, int rows, int cols, float m) {
+  const bool nan = m != m;
+  for (int h = 0; h < rows; ++h)
+    for (int c = 0; c < cols; ++c) {
+      const float v = corner[long(h) * w + c];
+      if (v == m || (nan && v != v)) return long(h) * w + c;
+    }
+  return -1;
+}
+
+// at[j] = first_max_at for the unclipped 3x3 stride-2 windows j in [j0, j1) of one output row, whose windows
+// start at row0 (three input rows, `w` apart): the nine candidates are tested backwards without branches, so
+// the earliest match is the one left, and the compiler vectorizes across j.
+STFPM_VECTOR_CLONES void first_maxima_3x3s2(int* at, const float* row0, int w, const float* maxima, int j0, int j1) {
+  for (int j = j0; j < j1; ++j) {
+    const float m = maxima[j];
+    const bool nan = m != m;
+    const float* p = row0 + 2 * j;
+    int found = -1;
+    for (int k = 8; k >= 0; --k) {
+      const int offset = (k / 3) * w + k % 3;
+      const float v = p[offset];
+      found = ((v == m) | (nan & (v != v))) ? offset : found;
+    }
+    at[j] = found;
+  }
+}
+
+}  // namespace
+
 // Each dy goes to the first position of its window (row-major) that holds the window's maximum y, i.e. the first
 // maximum, as PyTorch's CPU kernel picks it.
 void CpuBackend::maxpool_backward(float* dx, const float* dy, const float* y, const float* x,
                                   const PoolGeometry& g) {
   const TeamSize team(threads_);
   const int oh = g.out_h(), ow = g.out_w();
-#pragma omp parallel for schedule(static)
-  for (int nc = 0; nc < g.n * g.c; ++nc) {
-    const float* plane = x + size_t(nc) * g.h * g.w;
-    const float* maxima = y + size_t(nc) * oh * ow;
-    const float* grad = dy + size_t(nc) * oh * ow;
-    float* out = dx + size_t(nc) * g.h * g.w;
-    std::fill(out, out + size_t(g.h) * g.w, 0.0f);
-    for (int i = 0; i < oh; ++i) {
-      for (int j = 0; j < ow; ++j) {
-        const Window win = window_of(g, i, j);
-        const float m = maxima[i * ow + j];
-        const bool nan = std::isnan(m);
-        bool done = false;
-        for (int h = win.h0; h < win.h1 && !done; ++h) {
-          for (int w = win.w0; w < win.w1; ++w) {
-            const float v = plane[size_t(h) * g.w + w];
-            if (v == m || (nan && std::isnan(v))) {
-              out[size_t(h) * g.w + w] += grad[i * ow + j];
-              done = true;
-              break;
-            }
-          }
+  const bool stem_window = g.kernel == 3 && g.stride == 2;
+#pragma omp parallel
+  {
+    std::vector<int> at(static_cast<size_t>(ow));  // each output's first maximum, from its window's corner
+#pragma omp for schedule(static)
+    for (int nc = 0; nc < g.n * g.c; ++nc) {
+      const float* plane = x + size_t(nc) * g.h * g.w;
+      const float* maxima = y + size_t(nc) * oh * ow;
+      const float* grad = dy + size_t(nc) * oh * ow;
+      float* out = dx + size_t(nc) * g.h * g.w;
+      std::fill(out, out + size_t(g.h) * g.w, 0.0f);
+      for (int i = 0; i < oh; ++i) {
+        const int top = i * g.stride - g.pad;
+        // Columns [j0, j1) of this row have whole windows (none when the row's window is clipped).
+        int j0 = 0, j1 = 0;
+        if (stem_window && top >= 0 && top + 3 <= g.h) {
+          j0 = std::min(ow, (g.pad + 1) / 2);
+          j1 = std::max(j0, std::min(ow, (g.w - 3 + g.pad) / 2 + 1));
+          first_maxima_3x3s2(at.data(), plane + size_t(top) * g.w - g.pad, g.w, maxima + size_t(i) * ow, j0, j1);
+        }
+        for (int j = 0; j < ow; ++j) {
+          const Window win = window_of(g, i, j);
+          const long corner = long(win.h0) * g.w + win.w0;
+          const long offset = j >= j0 && j < j1 ? at[size_t(j)]
+                                                : first_max_at(plane + corner, g.w, win.h1 - win.h0, win.w1 - win.w0,
+                                                               maxima[size_t(i) * ow + j]);
+          if (offset >= 0) out[corner + offset] += grad[size_t(i) * ow + j];
         }
       }
     }
