@@ -152,3 +152,25 @@ TEST_CASE("parity with PyTorch: generator, features, loss, gradients, two SGD st
   CHECK(test::all_close("level maps", level_maps.download(), expected_levels,
                         1e-3 * test::max_abs(expected_levels), 0.0));
 }
+
+TEST_CASE("trunk: an eval-only plan (shared activation buffers) gives a training plan's features, bit for bit",
+          "[model]") {
+  CpuBackend cpu;
+  ResNet18Trunk eval_only(cpu), training(cpu);
+  eval_only.init_student(7);
+  training.init_student(7);
+  eval_only.plan(3, 64, 64, false);
+  training.plan(3, 64, 64, true);
+  const std::vector<float> x = test::random_vector(size_t(3) * 3 * 64 * 64, 11);
+  for (const int n : {3, 2}) {  // the planned batch and a smaller one
+    INFO(n << " images");
+    const Features a = eval_only.forward(x.data(), n, false), b = training.forward(x.data(), n, false);
+    for (size_t level = 0; level < 3; ++level) {
+      INFO("level " << level);
+      REQUIRE(a.dims[level].count() == b.dims[level].count());
+      CHECK(download(cpu, a.data[level], a.dims[level].count()) == download(cpu, b.data[level], b.dims[level].count()));
+    }
+  }
+  // The shared buffers hold a third of what a training plan keeps per image (without its gradient scratch).
+  CHECK(eval_only.bytes_per_image(64, 64, false) * 3 < training.bytes_per_image(64, 64, true));
+}

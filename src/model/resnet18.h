@@ -116,6 +116,8 @@ class ResNet18Trunk {
   void add_conv_bn(const std::string& conv, const std::string& bn, int in_c, int out_c, int kernel, int stride,
                    double update_tolerance);
   std::vector<ConvGeometry> geometries(int n, int height, int width, PoolGeometry* pool) const;
+  struct EvalBuffers;
+  EvalBuffers eval_buffers(const std::vector<ConvGeometry>& geoms) const;
   void conv_bn_forward(size_t unit, const float* x, bool train);
   void conv_bn_backward(size_t unit, float* dx, float* dz, const float* dy);
   void block_backward(size_t block, float* dout, float* dx, float* scratch1, float* scratch2);

@@ -1,8 +1,9 @@
 // The ResNet-18 trunk: memory planning, forward and backward, written once for any backend.
 //
-// Per ConvBn unit the forward keeps z (conv output = BatchNorm input) and a (BatchNorm output, ReLU in place);
-// a block's output is its conv2 unit's `a` after the residual add and ReLU. The backward walks the blocks in
-// reverse with four scratch buffers of the largest activation size.
+// In a training plan each ConvBn unit keeps z (conv output = BatchNorm input) and a (BatchNorm output, ReLU in
+// place); a block's output is its conv2 unit's `a` after the residual add and ReLU. The backward walks the
+// blocks in reverse with four scratch buffers of the largest activation size. An eval-only plan keeps nothing
+// for a backward pass: its units share a few buffers (EvalBuffers below).
 #include <algorithm>
 #include <stdexcept>
 #include <utility>
@@ -44,15 +45,46 @@ std::array<Dims, 3> ResNet18Trunk::feature_dims(int n, int height, int width) co
   return dims;
 }
 
+// An eval-only plan keeps no activation for a backward pass, so the units share a few buffers (sizes for one
+// image), reused block after block:
+//   working      the stem's output and every block's conv1 output (dead once the next conv has read it)
+//   downsample   the downsample branches' outputs
+//   block        the outputs of the blocks that are not pyramid levels (the next block's input)
+//   level[3]     the pyramid levels, which the caller reads after forward()
+// Each unit's BatchNorm runs in place (z = a).
+struct ResNet18Trunk::EvalBuffers {
+  size_t working = 0, downsample = 0, block = 0;
+  std::array<size_t, 3> level{};
+  size_t total() const { return working + downsample + block + level[0] + level[1] + level[2]; }
+};
+
+ResNet18Trunk::EvalBuffers ResNet18Trunk::eval_buffers(const std::vector<ConvGeometry>& geoms) const {
+  EvalBuffers b;
+  b.working = geoms[0].out_dims().count();
+  for (size_t i = 0; i < blocks_.size(); ++i) {
+    const Block& block = blocks_[i];
+    b.working = std::max(b.working, geoms[block.conv1].out_dims().count());
+    if (block.downsample >= 0) b.downsample = std::max(b.downsample, geoms[size_t(block.downsample)].out_dims().count());
+    const size_t out = geoms[block.conv2].out_dims().count();
+    if (i % kBlocksPerLayer == kBlocksPerLayer - 1) {
+      b.level[i / kBlocksPerLayer] = out;
+    } else {
+      b.block = std::max(b.block, out);
+    }
+  }
+  return b;
+}
+
 size_t ResNet18Trunk::bytes_per_image(int height, int width, bool train) const {
   PoolGeometry pool;
-  size_t floats = 0, largest = 0;
-  for (const ConvGeometry& g : geometries(1, height, width, &pool)) {
+  const std::vector<ConvGeometry> geoms = geometries(1, height, width, &pool);
+  size_t floats = pool.out_dims().count(), largest = 0;
+  if (!train) return (floats + eval_buffers(geoms).total()) * sizeof(float);
+  for (const ConvGeometry& g : geoms) {
     floats += 2 * g.out_dims().count();
     largest = std::max(largest, g.out_dims().count());
   }
-  floats += pool.out_dims().count();
-  if (train) floats += grad_scratch_.size() * largest;
+  floats += grad_scratch_.size() * largest;
   return floats * sizeof(float);
 }
 
@@ -62,9 +94,12 @@ void ResNet18Trunk::plan(int max_batch, int height, int width, bool train) {
   const std::vector<ConvGeometry> geoms = geometries(max_batch, height, width, &pool);
 
   size_t total = pool.out_dims().count(), largest = 0;
-  for (const ConvGeometry& g : geoms) {
-    total += 2 * g.out_dims().count() + 2 * size_t(g.k);
-    largest = std::max(largest, g.out_dims().count());
+  for (const ConvGeometry& g : geoms) largest = std::max(largest, g.out_dims().count());
+  const EvalBuffers shared = eval_buffers(geoms);  // sizes at max_batch: geoms are for max_batch images
+  if (train) {
+    for (const ConvGeometry& g : geoms) total += 2 * g.out_dims().count() + 2 * size_t(g.k);
+  } else {
+    total += shared.total();
   }
   activations_ = Buffer(backend_, total);
   float* p = activations_.data();
@@ -73,11 +108,26 @@ void ResNet18Trunk::plan(int max_batch, int height, int width, bool train) {
   for (size_t i = 0; i < geoms.size(); ++i) {
     Unit& u = units_[i];
     u.geom = geoms[i];
-    u.z = take(u.geom.out_dims().count());
-    u.a = take(u.geom.out_dims().count());
-    u.save_mean = take(size_t(u.geom.k));
-    u.save_invstd = take(size_t(u.geom.k));
+    if (train) {
+      u.z = take(u.geom.out_dims().count());
+      u.a = take(u.geom.out_dims().count());
+      u.save_mean = take(size_t(u.geom.k));
+      u.save_invstd = take(size_t(u.geom.k));
+    }
     backend_.prepare_conv(u.geom);
+  }
+  if (!train) {
+    float* working = take(shared.working);
+    float* downsample = take(shared.downsample);
+    float* block = take(shared.block);
+    units_[0].a = working;
+    for (size_t i = 0; i < blocks_.size(); ++i) {
+      const Block& b = blocks_[i];
+      units_[b.conv1].a = working;
+      if (b.downsample >= 0) units_[size_t(b.downsample)].a = downsample;
+      units_[b.conv2].a = i % kBlocksPerLayer == kBlocksPerLayer - 1 ? take(shared.level[i / kBlocksPerLayer]) : block;
+    }
+    for (Unit& u : units_) u.z = u.a;
   }
   pool_ = pool;
   pool_out_ = take(pool.out_dims().count());
