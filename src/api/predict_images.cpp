@@ -3,6 +3,7 @@
 // (--threshold, or the model's: load_model_calibration), printed and written to
 // <results>/<category>/predict/predictions.csv, with heatmap result images (predicted regions outlined at the saved
 // pixel threshold) and, with --save_maps, float TIFF maps at the original size.
+#include <algorithm>
 #include <cmath>
 #include <map>
 
@@ -55,9 +56,9 @@ PredictReport predict_images(const PredictConfig& config, const ProgressCallback
   out.threshold_source = cal.source;
   out.folder = out_dir;
   std::vector<std::vector<std::string>> rows;
-  // Images stream through in chunks of a few batches (decode, maps, result images, maps on disk), so memory stays
-  // bounded however many there are; only the table's rows are kept.
-  const size_t chunk = size_t(batch) * 4;
+  // Images stream through in chunks (decode, maps, result images, maps on disk), so memory stays bounded however
+  // many there are; only the table's rows are kept. A chunk is one batch, or 8 images for the parallel decode.
+  const size_t chunk = std::max<size_t>(size_t(batch), 8);
   const Reporter quiet(nullptr);
   HeatRanges ranges = cal.ranges;
   report.update("predicting", 0, records.size());

@@ -118,7 +118,7 @@ class ResNet18Trunk {
   std::vector<ConvGeometry> geometries(int n, int height, int width, PoolGeometry* pool) const;
   struct EvalBuffers;
   EvalBuffers eval_buffers(const std::vector<ConvGeometry>& geoms) const;
-  void conv_bn_forward(size_t unit, const float* x, bool train);
+  void conv_bn_forward(size_t unit, const float* x, bool train, int images = 0);  // 0: the whole batch
   void conv_bn_backward(size_t unit, float* dx, float* dz, const float* dy);
   void block_backward(size_t block, float* dout, float* dx, float* scratch1, float* scratch2);
 
@@ -136,6 +136,7 @@ class ResNet18Trunk {
   float* pool_out_ = nullptr;
   std::array<float*, 4> grad_scratch_{};
   int max_batch_ = 0, height_ = 0, width_ = 0, batch_ = 0;
+  int stem_images_ = 1;  // eval-only plans: the stem's images per call (EvalBuffers)
   bool planned_train_ = false, last_forward_train_ = false;
   const float* input_ = nullptr;
 };

@@ -47,23 +47,28 @@ std::array<Dims, 3> ResNet18Trunk::feature_dims(int n, int height, int width) co
 
 // An eval-only plan keeps no activation for a backward pass, so the units share a few buffers (sizes for one
 // image), reused block after block:
-//   working      the stem's output and every block's conv1 output (dead once the next conv has read it)
+//   working      every block's conv1 output, and the stem's output for a few images at a time (dead once the
+//                next op has read it)
 //   downsample   the downsample branches' outputs
 //   block        the outputs of the blocks that are not pyramid levels (the next block's input)
 //   level[3]     the pyramid levels, which the caller reads after forward()
 // Each unit's BatchNorm runs in place (z = a).
 struct ResNet18Trunk::EvalBuffers {
   size_t working = 0, downsample = 0, block = 0;
+  int stem_images = 1;  // the stem's images per call
   std::array<size_t, 3> level{};
   size_t total() const { return working + downsample + block + level[0] + level[1] + level[2]; }
 };
 
 ResNet18Trunk::EvalBuffers ResNet18Trunk::eval_buffers(const std::vector<ConvGeometry>& geoms) const {
   EvalBuffers b;
-  b.working = geoms[0].out_dims().count();
+  for (size_t i = 0; i < blocks_.size(); ++i) b.working = std::max(b.working, geoms[blocks_[i].conv1].out_dims().count());
+  // The stem runs stem_images images at a time, as many as fit in the blocks' working buffer (at least one).
+  const size_t stem_image = geoms[0].out_dims().count() / size_t(geoms[0].n);
+  b.stem_images = int(std::max<size_t>(1, std::min<size_t>(size_t(geoms[0].n), b.working / stem_image)));
+  b.working = std::max(b.working, stem_image * size_t(b.stem_images));
   for (size_t i = 0; i < blocks_.size(); ++i) {
     const Block& block = blocks_[i];
-    b.working = std::max(b.working, geoms[block.conv1].out_dims().count());
     if (block.downsample >= 0) b.downsample = std::max(b.downsample, geoms[size_t(block.downsample)].out_dims().count());
     const size_t out = geoms[block.conv2].out_dims().count();
     if (i % kBlocksPerLayer == kBlocksPerLayer - 1) {
@@ -79,7 +84,10 @@ size_t ResNet18Trunk::bytes_per_image(int height, int width, bool train) const {
   PoolGeometry pool;
   const std::vector<ConvGeometry> geoms = geometries(1, height, width, &pool);
   size_t floats = pool.out_dims().count(), largest = 0;
-  if (!train) return (floats + eval_buffers(geoms).total()) * sizeof(float);
+  if (!train) {  // for a batch of 4, as the stem's share of the working buffer depends on the batch
+    PoolGeometry pool4;
+    return (floats + eval_buffers(geometries(4, height, width, &pool4)).total() / 4) * sizeof(float);
+  }
   for (const ConvGeometry& g : geoms) {
     floats += 2 * g.out_dims().count();
     largest = std::max(largest, g.out_dims().count());
@@ -116,6 +124,7 @@ void ResNet18Trunk::plan(int max_batch, int height, int width, bool train) {
     }
     backend_.prepare_conv(u.geom);
   }
+  stem_images_ = shared.stem_images;
   if (!train) {
     float* working = take(shared.working);
     float* downsample = take(shared.downsample);
@@ -143,10 +152,10 @@ void ResNet18Trunk::plan(int max_batch, int height, int width, bool train) {
   planned_train_ = train;
 }
 
-void ResNet18Trunk::conv_bn_forward(size_t unit, const float* x, bool train) {
+void ResNet18Trunk::conv_bn_forward(size_t unit, const float* x, bool train, int images) {
   Unit& u = units_[unit];
   const ConvBn& c = convs_[unit];
-  const ConvGeometry g = u.geom_at(batch_);
+  const ConvGeometry g = u.geom_at(images > 0 ? images : batch_);
   const Dims d = g.out_dims();
   u.input = x;
   backend_.conv_forward(u.z, x, data_of(table_[c.weight]), g);
@@ -172,12 +181,20 @@ Features ResNet18Trunk::forward(const float* x, int n, bool train) {
   input_ = x;
   last_forward_train_ = train;
 
-  conv_bn_forward(0, x, train);
+  // The stem: in an eval-only plan a few images at a time (EvalBuffers: its output, four times a block's, would
+  // otherwise set the size of the shared working buffer).
+  const int stem_images = planned_train_ ? n : stem_images_;
   Unit& stem = units_[0];
-  backend_.relu_forward(stem.a, stem.a, stem.geom_at(n).out_dims().count());
-  PoolGeometry pool = pool_;
-  pool.n = n;
-  backend_.maxpool_forward(pool_out_, stem.a, pool);
+  const size_t image_in = size_t(stem.geom.c) * stem.geom.h * stem.geom.w;
+  const size_t image_pooled = size_t(pool_.c) * pool_.out_h() * pool_.out_w();
+  for (int first = 0; first < n; first += stem_images) {
+    const int count = std::min(stem_images, n - first);
+    conv_bn_forward(0, x + size_t(first) * image_in, train, count);
+    backend_.relu_forward(stem.a, stem.a, stem.geom_at(count).out_dims().count());
+    PoolGeometry pool = pool_;
+    pool.n = count;
+    backend_.maxpool_forward(pool_out_ + size_t(first) * image_pooled, stem.a, pool);
+  }
 
   const float* in = pool_out_;
   for (const Block& b : blocks_) {
