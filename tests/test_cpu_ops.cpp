@@ -106,6 +106,8 @@ TEST_CASE("cpu conv 3x3/1 by Winograd F(4x4,3x3) and F(3x3,4x4): the direct sum,
       conv(1, 260, 5, 6, 17, 3, 1, 1),  // more input channels than one 256-deep sgemm block
       conv(4, 64, 32, 32, 64, 3, 1, 1), // 256 tiles: two chunks
   };
+  CHECK_FALSE(use_winograd(conv(8, 128, 32, 32, 128, 3, 2, 1)));  // stride 2
+  CHECK_FALSE(use_winograd(conv(8, 8, 32, 32, 128, 3, 1, 1)));    // too few channels
   uint64_t seed = 100;
   for (const int threads : {1, 2, 3}) {
     INFO(threads << " threads");
@@ -114,7 +116,7 @@ TEST_CASE("cpu conv 3x3/1 by Winograd F(4x4,3x3) and F(3x3,4x4): the direct sum,
     CpuBackend cpu(options);
     for (const ConvGeometry& g : shapes) {
       INFO("conv " << g.n << "x" << g.c << "x" << g.h << "x" << g.w << " k" << g.k);
-      REQUIRE(winograd_applies(g));
+      REQUIRE(use_winograd(g));
       std::vector<float> x = random_vector(g.in_dims().count(), seed++);
       std::vector<float> w = random_vector(g.weight_count(), seed++);
       const std::vector<float> r = random_vector(g.out_dims().count(), seed++);
@@ -140,6 +142,19 @@ TEST_CASE("cpu conv 3x3/1 by Winograd F(4x4,3x3) and F(3x3,4x4): the direct sum,
       CHECK(test::all_close("dw vs im2col", dw, dw_direct, 2e-5 * test::max_abs(dw_direct), 0.0));
       CHECK(y != y_direct);  // the Winograd path ran: its rounding differs from im2col's
       CHECK(dw != dw_direct);
+      // An image's outputs do not depend on the batch around it (nor on the chunks the batch is cut into).
+      if (g.n > 1) {
+        ConvGeometry one = g;
+        one.n = 1;
+        const size_t in = one.in_dims().count(), out = one.out_dims().count();
+        for (int n = 0; n < g.n; ++n) {
+          std::vector<float> alone(out), dx_alone(in);
+          cpu.conv_forward(alone.data(), x.data() + n * in, w.data(), one);
+          cpu.conv_backward_data(dx_alone.data(), r.data() + n * out, w.data(), one);
+          CHECK(alone == std::vector<float>(y.begin() + long(n * out), y.begin() + long((n + 1) * out)));
+          CHECK(dx_alone == std::vector<float>(dx.begin() + long(n * in), dx.begin() + long((n + 1) * in)));
+        }
+      }
       if (g.n * g.c * g.h * g.w > 20000) continue;  // finite differences on the small shapes
       // The objective runs the im2col forward: the Winograd forward's rounding (10x im2col's) would not cancel
       // in the differences. The gradient is that of the same function either way.

@@ -150,10 +150,6 @@ void add_transposed(float* dw, int ld, const float* acc, int rows, int k, int k0
     for (int q = 0; q < rows; ++q) dw[size_t(j) * ld + q] += acc[size_t(q) * k + j];
 }
 
-bool use_winograd(const ConvGeometry& g) {
-  return conv_algorithm() == ConvAlgorithm::automatic && winograd_applies(g);
-}
-
 }  // namespace
 
 CpuBackend::ConvScratch& CpuBackend::scratch(int thread, const ConvGeometry& g) {

@@ -27,10 +27,11 @@ CpuBackend::TeamSize::~TeamSize() { omp_set_num_threads(saved); }
 
 std::string CpuBackend::describe() const {
   const GemmKernel gemm = gemm_kernel();
+  static const char* const algorithms[] = {"Winograd", "im2col"};
   return "cpu (" + std::to_string(threads_) + " threads, sgemm: " +
          (gemm == GemmKernel::blas ? "OpenBLAS " + std::string(openblas_get_config())
                                    : std::string("ours, ") + gemm_kernel_name(gemm)) +
-         ")";
+         ", 3x3 convolutions: " + algorithms[int(conv_algorithm())] + ")";
 }
 
 float* CpuBackend::allocate(size_t count) {

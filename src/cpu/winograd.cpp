@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "cpu/vector_clones.h"
@@ -19,7 +22,27 @@ constexpr int kLanes = 16;
 // V and M within this many bytes (the last-level cache share of two cores), in multiples of kLanes.
 constexpr long kChunkBytes = 4L << 20;
 
-std::atomic<ConvAlgorithm> chosen{ConvAlgorithm::automatic};
+// STFPM_CPU_CONV=direct|automatic sets the starting choice, for comparing them with `stfpm profile`. Read on
+// first use, so that a bad value is an error of the first convolution, with the op's context.
+ConvAlgorithm from_environment() {
+  const char* v = std::getenv("STFPM_CPU_CONV");
+  const std::string name = v ? v : "";
+  if (name == "direct") return ConvAlgorithm::direct;
+  if (!name.empty() && name != "automatic")
+    throw std::runtime_error("STFPM_CPU_CONV=" + name + ": expected direct or automatic");
+  return ConvAlgorithm::automatic;
+}
+
+std::atomic<int> chosen{-1};  // -1: not read yet
+
+ConvAlgorithm current() {
+  int v = chosen.load();
+  if (v < 0) {
+    v = int(from_environment());
+    chosen.store(v);
+  }
+  return ConvAlgorithm(v);
+}
 
 // The 1-D transforms, each on kLanes columns at once: six (or three) values per lane, `in_step` floats apart in,
 // `out_step` floats apart out (a row of a 6x6 lane grid is 1 * kLanes apart, a column 6 * kLanes).
@@ -247,8 +270,10 @@ bool winograd_applies(const ConvGeometry& g) {
          gemm_kernel() != GemmKernel::blas;  // U is written in our sgemm's packed form
 }
 
-ConvAlgorithm conv_algorithm() { return chosen.load(); }
-void set_conv_algorithm(ConvAlgorithm algorithm) { chosen.store(algorithm); }
+bool use_winograd(const ConvGeometry& g) { return current() == ConvAlgorithm::automatic && winograd_applies(g); }
+
+ConvAlgorithm conv_algorithm() { return current(); }
+void set_conv_algorithm(ConvAlgorithm algorithm) { chosen.store(int(algorithm)); }
 
 void WinogradConv::forward(float* y, const float* x, const float* w, const ConvGeometry& g, int threads) {
   transform_filters(w, g.k, g.c, false, threads);

@@ -19,15 +19,20 @@
 
 namespace stfpm {
 
-// Whether the Winograd path serves this convolution: 3x3, stride 1, pad 1, and channels enough for the
-// transforms to pay for themselves.
+// Whether the Winograd path can serve this convolution: 3x3, stride 1, pad 1, channels enough for the transforms
+// to pay for themselves, and our sgemm (U is written in its packed form).
 bool winograd_applies(const ConvGeometry& g);
 
-// Which algorithm CpuBackend's 3x3 stride-1 convolutions use: automatic (Winograd where it applies) or always
-// im2col + sgemm (tests and benchmarks compare them). A process-wide setting, like the sgemm kernel.
+// Which algorithm CpuBackend's 3x3 stride-1 convolutions use: Winograd wherever it applies (automatic), or
+// im2col + sgemm (tests and benchmarks compare them). A process-wide setting, like the sgemm kernel; the
+// environment's STFPM_CPU_CONV=direct|automatic sets where it starts. The choice never depends on the batch
+// size, so an image scores the same alone or in a batch (thresholds fitted by `test` apply exactly to
+// `predict` one image at a time).
 enum class ConvAlgorithm { automatic, direct };
 ConvAlgorithm conv_algorithm();
 void set_conv_algorithm(ConvAlgorithm algorithm);
+// Whether CpuBackend runs this convolution by Winograd, under the current setting.
+bool use_winograd(const ConvGeometry& g);
 
 // A tile: the image and the top-left output of its 4x4 block (its 6x6 input tile starts one row and column
 // before, in the padding at the edges).
