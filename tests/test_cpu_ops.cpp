@@ -172,6 +172,50 @@ TEST_CASE("cpu conv 3x3/1 by Winograd F(4x4,3x3) and F(3x3,4x4): the direct sum,
   }
 }
 
+TEST_CASE("cpu conv + eval BatchNorm (+ ReLU) fused: the separate ops' numbers exactly", "[cpu][conv][batchnorm]") {
+  BackendOptions options;
+  options.threads = 2;
+  CpuBackend cpu(options);
+  const std::vector<ConvGeometry> shapes = {
+      conv(2, 16, 9, 7, 20, 3, 1, 1),  // Winograd
+      conv(1, 3, 11, 10, 5, 7, 2, 3),  // the stem (im2col), batch 1 split by rows
+      conv(3, 4, 8, 9, 6, 1, 2, 0),    // downsample (im2col)
+      conv(2, 5, 4, 6, 3, 1, 1, 0),    // pointwise
+  };
+  uint64_t seed = 300;
+  for (const ConvGeometry& g : shapes)
+    for (const bool relu : {false, true}) {
+      INFO("conv " << g.n << "x" << g.c << "x" << g.h << "x" << g.w << " k" << g.k << " " << g.r << "x" << g.s
+                   << (relu ? " + relu" : ""));
+      std::vector<float> x = random_vector(g.in_dims().count(), seed++);
+      const std::vector<float> w = random_vector(g.weight_count(), seed++);
+      const std::vector<float> gamma = random_vector(size_t(g.k), seed++, 0.5f, 2.0f);
+      const std::vector<float> beta = random_vector(size_t(g.k), seed++);
+      const std::vector<float> mean = random_vector(size_t(g.k), seed++);
+      const std::vector<float> var = random_vector(size_t(g.k), seed++, 0.1f, 3.0f);
+      x[0] = NAN;  // read by every shape; passes the ReLU, as in the separate op
+      const BatchNormEval bn{gamma.data(), beta.data(), mean.data(), var.data(), 1e-5f};
+      std::vector<float> separate(g.out_dims().count()), fused(separate.size()), by_default(separate.size());
+      cpu.conv_forward(separate.data(), x.data(), w.data(), g);
+      cpu.batchnorm_forward_eval(separate.data(), separate.data(), bn.gamma, bn.beta, bn.running_mean, bn.running_var,
+                                 g.out_dims(), bn.eps);
+      if (relu) cpu.relu_forward(separate.data(), separate.data(), separate.size());
+      cpu.conv_bn_forward_eval(fused.data(), x.data(), w.data(), g, bn, relu);
+      cpu.Backend::conv_bn_forward_eval(by_default.data(), x.data(), w.data(), g, bn, relu);  // what CUDA runs
+      size_t nan = 0, zero = 0;
+      bool same = true;
+      for (size_t i = 0; i < separate.size(); ++i) {
+        const bool both_nan = std::isnan(separate[i]) && std::isnan(fused[i]) && std::isnan(by_default[i]);
+        same = same && (both_nan || (fused[i] == separate[i] && by_default[i] == separate[i]));
+        nan += std::isnan(fused[i]);
+        zero += fused[i] == 0.0f;
+      }
+      CHECK(same);
+      CHECK(nan > 0);
+      CHECK((zero > 0) == relu);
+    }
+}
+
 TEST_CASE("cpu batchnorm: train forward, running statistics, backward", "[cpu][batchnorm]") {
   CpuBackend cpu;
   const Dims d{2, 3, 4, 5};

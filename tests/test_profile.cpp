@@ -79,19 +79,25 @@ TEST_CASE("profile: a CPU train step has a row per op and layer with the model's
   };
   const std::vector<std::string> convs = layers(TensorRole::conv_weight), norms = layers(TensorRole::bn_weight);
   REQUIRE(convs.size() == 15);  // conv1, 4 per layer and a downsample in layer2 and layer3
-  // The teacher's eval-only plan runs its stem (conv1, bn1) a few images at a time, here one by one: at 64x64 its
-  // output is four times a block's per image, and the shared working buffer holds one block at batch 2.
-  auto teacher_calls = [](const std::string& layer) { return layer == "conv1" || layer == "bn1" ? 2 : 1; };
+  // The teacher runs in eval mode: each convolution with its BatchNorm (and ReLU after the stem and every conv1)
+  // as one op. Its eval-only plan runs the stem a few images at a time, here one by one: at 64x64 its output is
+  // four times a block's per image, and the shared working buffer holds one block at batch 2.
+  auto teacher_calls = [](const std::string& layer) { return layer == "conv1" ? 2 : 1; };
+  auto with_relu = [](const std::string& layer) {
+    return layer == "conv1" || layer.find(".conv1") != std::string::npos;
+  };
   for (const std::string& conv : convs) {
     INFO(conv);
-    CHECK(at("conv forward|teacher." + conv) == teacher_calls(conv));
+    CHECK(at(std::string(with_relu(conv) ? "conv+batchnorm+relu (eval)" : "conv+batchnorm (eval)") + "|teacher." +
+             conv) == teacher_calls(conv));
+    CHECK(at("conv forward|teacher." + conv) == 0);
     CHECK(at("conv forward|student." + conv) == 1);
     CHECK(at("conv backward-filter|student." + conv) == 1);
     CHECK(at("conv backward-filter|teacher." + conv) == 0);  // the teacher is frozen
   }
   for (const std::string& bn : norms) {
     INFO(bn);
-    CHECK(at("batchnorm forward (eval)|teacher." + bn) == teacher_calls(bn));
+    CHECK(at("batchnorm forward (eval)|teacher." + bn) == 0);  // fused
     CHECK(at("batchnorm forward (train)|student." + bn) == 1);
     CHECK(at("batchnorm backward|student." + bn) == 1);
   }
@@ -114,7 +120,8 @@ TEST_CASE("profile: a CPU train step has a row per op and layer with the model's
   const ProfileReport merged = profile(summary);
   check_sums(merged);
   const std::map<std::string, double> ops = calls_of(merged);
-  CHECK(ops.at("conv forward|") == 31);  // the teacher's stem twice
+  CHECK(ops.at("conv forward|") == 15);  // the student's
+  CHECK(ops.at("conv+batchnorm+relu (eval)|") + ops.at("conv+batchnorm (eval)|") == 16);  // the teacher's, stem twice
   CHECK(ops.at("conv backward-filter|") == 15);
   CHECK(ops.at("batchnorm backward|") == double(norms.size()));
   for (const auto& [key, n] : ops) CHECK(key.back() == '|');  // no layer names

@@ -4,6 +4,13 @@
 
 namespace stfpm {
 
+void Backend::conv_bn_forward_eval(float* y, const float* x, const float* w, const ConvGeometry& g,
+                                   const BatchNormEval& bn, bool relu) {
+  conv_forward(y, x, w, g);
+  batchnorm_forward_eval(y, y, bn.gamma, bn.beta, bn.running_mean, bn.running_var, g.out_dims(), bn.eps);
+  if (relu) relu_forward(y, y, g.out_dims().count());
+}
+
 const char* device_name(DeviceKind kind) { return kind == DeviceKind::cuda ? "cuda" : "cpu"; }
 
 DeviceKind parse_device(const std::string& s) {

@@ -47,6 +47,15 @@ struct PoolGeometry {
   Dims out_dims() const { return {n, c, out_h(), out_w()}; }
 };
 
+// An eval-mode BatchNorm2d: its parameters and running statistics, each (C), and eps.
+struct BatchNormEval {
+  const float* gamma = nullptr;
+  const float* beta = nullptr;
+  const float* running_mean = nullptr;
+  const float* running_var = nullptr;
+  float eps = 1e-5f;
+};
+
 // One pyramid level of teacher and student features, both (N, C, H, W) in backend memory.
 struct FeaturePair {
   const float* teacher = nullptr;
@@ -128,6 +137,13 @@ class Backend {
                                   const float* save_invstd,  // (C)
                                   const float* gamma,        // (C)
                                   const Dims& d) = 0;
+
+  // ---- fused eval-mode layers ---------------------------------------------------------------------------
+  // conv_forward into y, then batchnorm_forward_eval in place, then (with relu) relu_forward: this default runs
+  // exactly those; a backend may fuse them, so that the convolution's output is written once, with the same
+  // values.
+  virtual void conv_bn_forward_eval(float* y, const float* x, const float* w, const ConvGeometry& g,
+                                    const BatchNormEval& bn, bool relu);
 
   // ---- elementwise --------------------------------------------------------------------------------------
   // y = x < 0 ? 0 : x (NaN passes, as in PyTorch). y may alias x.

@@ -66,6 +66,12 @@ void ProfilingBackend::conv_backward_filter(float* dw, const float* dy, const fl
         [&] { inner_.conv_backward_filter(dw, dy, x, g); });
 }
 
+void ProfilingBackend::conv_bn_forward_eval(float* y, const float* x, const float* w, const ConvGeometry& g,
+                                            const BatchNormEval& bn, bool relu) {
+  timed(relu ? "conv+batchnorm+relu (eval)" : "conv+batchnorm (eval)", w, conv_flops(g), conv_bytes(g),
+        [&] { inner_.conv_bn_forward_eval(y, x, w, g, bn, relu); });
+}
+
 void ProfilingBackend::batchnorm_forward_train(float* y, float* save_mean, float* save_invstd, float* running_mean,
                                                float* running_var, const float* x, const float* gamma,
                                                const float* beta, const Dims& d, float momentum, float eps) {

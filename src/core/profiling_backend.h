@@ -50,6 +50,8 @@ class ProfilingBackend : public Backend {
   void conv_forward(float* y, const float* x, const float* w, const ConvGeometry& g) override;
   void conv_backward_data(float* dx, const float* dy, const float* w, const ConvGeometry& g) override;
   void conv_backward_filter(float* dw, const float* dy, const float* x, const ConvGeometry& g) override;
+  void conv_bn_forward_eval(float* y, const float* x, const float* w, const ConvGeometry& g, const BatchNormEval& bn,
+                            bool relu) override;
   void batchnorm_forward_train(float* y, float* save_mean, float* save_invstd, float* running_mean,
                                float* running_var, const float* x, const float* gamma, const float* beta,
                                const Dims& d, float momentum, float eps) override;

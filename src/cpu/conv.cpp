@@ -14,6 +14,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "cpu/cpu_backend.h"
@@ -105,13 +106,21 @@ STFPM_VECTOR_CLONES void col2im_add(float* dx, const float* col, const ConvGeome
 // being at most this many bytes (L2-sized: the stem's whole lowering is 9.6 MB at 256x256).
 constexpr size_t kColumnBlockBytes = 512 * 1024;
 
+// y's rows [i0, i1) through the epilogue, channel by channel (just written, still in cache).
+void apply_epilogue(float* y, const ConvGeometry& g, int i0, int i1, const ConvEpilogue* epilogue) {
+  if (!epilogue) return;
+  const int ow = g.out_w(), P = g.out_h() * ow;
+  for (int k = 0; k < g.k; ++k) epilogue->apply(k, y + size_t(k) * P + size_t(i0) * ow, size_t(i1 - i0) * ow);
+}
+
 // Output rows [i0, i1) of one image's forward product y (K, OH*OW) = w * col, with w packed once for the call.
 void forward_rows(float* y, const float* x, const PackedMatrix& w, const ConvGeometry& g, int i0, int i1,
-                  float* columns) {
+                  float* columns, const ConvEpilogue* epilogue) {
   if (i1 <= i0) return;
   const int ow = g.out_w(), P = g.out_h() * ow;
   if (is_pointwise(g)) {  // x's own columns, P apart
     gemm(w, (i1 - i0) * ow, {x + size_t(i0) * ow, P, 1}, y + size_t(i0) * ow, P, false);
+    apply_epilogue(y, g, i0, i1, epilogue);
     return;
   }
   const size_t row_bytes = sizeof(float) * size_t(g.c) * g.r * g.s * ow;
@@ -120,6 +129,7 @@ void forward_rows(float* y, const float* x, const PackedMatrix& w, const ConvGeo
     const int b1 = std::min(i1, b0 + block), cols = (b1 - b0) * ow;
     im2col(columns, x, g, 0, g.c, b0, b1);
     gemm(w, cols, {columns, cols, 1}, y + size_t(b0) * ow, P, false);
+    apply_epilogue(y, g, b0, b1, epilogue);
   }
 }
 
@@ -167,7 +177,25 @@ void CpuBackend::prepare_conv(const ConvGeometry& g) {
 
 void CpuBackend::conv_forward(float* y, const float* x, const float* w, const ConvGeometry& g) {
   const TeamSize team(threads_);
-  if (use_winograd(g)) return winograd_.forward(y, x, w, g, threads_);
+  forward(y, x, w, g, nullptr);
+}
+
+void CpuBackend::conv_bn_forward_eval(float* y, const float* x, const float* w, const ConvGeometry& g,
+                                      const BatchNormEval& bn, bool relu) {
+  const TeamSize team(threads_);
+  bn_scale_.resize(size_t(g.k));
+  bn_shift_.resize(size_t(g.k));
+  for (int k = 0; k < g.k; ++k) {  // as batchnorm_forward_eval computes them
+    bn_scale_[size_t(k)] = float(bn.gamma[k] / std::sqrt(double(bn.running_var[k]) + bn.eps));
+    bn_shift_[size_t(k)] = bn.beta[k] - bn.running_mean[k] * bn_scale_[size_t(k)];
+  }
+  const ConvEpilogue epilogue{bn_scale_.data(), bn_shift_.data(), relu};
+  forward(y, x, w, g, &epilogue);
+}
+
+void CpuBackend::forward(float* y, const float* x, const float* w, const ConvGeometry& g,
+                         const ConvEpilogue* epilogue) {
+  if (use_winograd(g)) return winograd_.forward(y, x, w, g, threads_, epilogue);
   forward_weights_.pack(g.k, g.c * g.r * g.s, {w, g.c * g.r * g.s, 1});  // once, for every thread's products
   const size_t x_image = size_t(g.c) * g.h * g.w, y_image = size_t(g.k) * g.out_h() * g.out_w();
   if (g.n < threads_) {  // each image split by output rows
@@ -177,7 +205,7 @@ void CpuBackend::conv_forward(float* y, const float* x, const float* w, const Co
         int i0, i1;
         share(g.out_h(), omp_get_thread_num(), omp_get_num_threads(), &i0, &i1);
         forward_rows(y + n * y_image, x + n * x_image, forward_weights_, g, i0, i1,
-                     scratch(omp_get_thread_num(), g).columns.data());
+                     scratch(omp_get_thread_num(), g).columns.data(), epilogue);
       }
     }
     return;
@@ -185,7 +213,7 @@ void CpuBackend::conv_forward(float* y, const float* x, const float* w, const Co
 #pragma omp parallel for schedule(static)
   for (int n = 0; n < g.n; ++n)
     forward_rows(y + n * y_image, x + n * x_image, forward_weights_, g, 0, g.out_h(),
-                 scratch(omp_get_thread_num(), g).columns.data());
+                 scratch(omp_get_thread_num(), g).columns.data(), epilogue);
 }
 
 void CpuBackend::conv_backward_data(float* dx, const float* dy, const float* w, const ConvGeometry& g) {

@@ -34,6 +34,8 @@ class CpuBackend final : public Backend {
   void conv_forward(float* y, const float* x, const float* w, const ConvGeometry& g) override;
   void conv_backward_data(float* dx, const float* dy, const float* w, const ConvGeometry& g) override;
   void conv_backward_filter(float* dw, const float* dy, const float* x, const ConvGeometry& g) override;
+  void conv_bn_forward_eval(float* y, const float* x, const float* w, const ConvGeometry& g, const BatchNormEval& bn,
+                            bool relu) override;
 
   void batchnorm_forward_train(float* y, float* save_mean, float* save_invstd, float* running_mean,
                                float* running_var, const float* x, const float* gamma, const float* beta,
@@ -84,6 +86,8 @@ class CpuBackend final : public Backend {
   std::vector<ConvScratch> scratch_;
   WinogradConv winograd_;         // the 3x3 stride-1 convolutions' scratch
   PackedMatrix forward_weights_;  // the other convolutions' weights, packed once per forward call
+  std::vector<float> bn_scale_, bn_shift_;  // conv_bn_forward_eval's BatchNorm as an affine map per channel
+  void forward(float* y, const float* x, const float* w, const ConvGeometry& g, const ConvEpilogue* epilogue);
 };
 
 }  // namespace stfpm

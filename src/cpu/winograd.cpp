@@ -240,9 +240,10 @@ STFPM_VECTOR_CLONES void add_filter_grads(float* dw, const float* s, int in_c, i
 }
 
 // Output channel k of `out` in every tile j < count = A^T m A of m[k][xi][j] (m's rows are `ld` long), cropped
-// where a tile's block reaches past the image.
+// where a tile's block reaches past the image, through the epilogue if there is one.
 STFPM_VECTOR_CLONES void transform_output_tiles(float* out, int out_c, int h, int w, const float* m, long ld,
-                                                const WinogradTile* tiles, int count, int k) {
+                                                const WinogradTile* tiles, int count, int k,
+                                                const ConvEpilogue* epilogue) {
   alignas(64) float p[36 * kLanes], q[24 * kLanes], y[16 * kLanes];
   for (int j0 = 0; j0 < count; j0 += kLanes) {
     const int lanes = std::min(kLanes, count - j0);
@@ -253,6 +254,13 @@ STFPM_VECTOR_CLONES void transform_output_tiles(float* out, int out_c, int h, in
     }
     for (int b = 0; b < 6; ++b) output_1d(p + b * kLanes, 6 * kLanes, q + b * kLanes, 6 * kLanes);  // A^T m
     for (int i = 0; i < 4; ++i) output_1d(q + i * 6 * kLanes, kLanes, y + i * 4 * kLanes, kLanes);  // (A^T m) A
+    if (epilogue) {
+      const float scale = epilogue->scale[k], shift = epilogue->shift[k];
+      for (int e = 0; e < 16 * kLanes; ++e) {
+        const float u = y[e] * scale + shift;
+        y[e] = epilogue->relu && u < 0.0f ? 0.0f : u;
+      }
+    }
     for (int l = 0; l < lanes; ++l) {
       const WinogradTile& tile = tiles[j0 + l];
       float* plane = out + (size_t(tile.n) * out_c + k) * h * w;
@@ -275,14 +283,15 @@ bool use_winograd(const ConvGeometry& g) { return current() == ConvAlgorithm::au
 ConvAlgorithm conv_algorithm() { return current(); }
 void set_conv_algorithm(ConvAlgorithm algorithm) { chosen.store(int(algorithm)); }
 
-void WinogradConv::forward(float* y, const float* x, const float* w, const ConvGeometry& g, int threads) {
+void WinogradConv::forward(float* y, const float* x, const float* w, const ConvGeometry& g, int threads,
+                           const ConvEpilogue* epilogue) {
   transform_filters(w, g.k, g.c, false, threads);
-  convolve(y, x, g.n, g.c, g.k, g.h, g.w, threads);
+  convolve(y, x, g.n, g.c, g.k, g.h, g.w, threads, epilogue);
 }
 
 void WinogradConv::backward_data(float* dx, const float* dy, const float* w, const ConvGeometry& g, int threads) {
   transform_filters(w, g.c, g.k, true, threads);
-  convolve(dx, dy, g.n, g.k, g.c, g.h, g.w, threads);
+  convolve(dx, dy, g.n, g.k, g.c, g.h, g.w, threads, nullptr);
 }
 
 void WinogradConv::transform_filters(const float* w, int out_c, int in_c, bool backward, int threads) {
@@ -310,7 +319,8 @@ int WinogradConv::plan_tiles(int n, int in_c, int out_c, int h, int w) {
   return chunk;
 }
 
-void WinogradConv::convolve(float* out, const float* in, int n, int in_c, int out_c, int h, int w, int threads) {
+void WinogradConv::convolve(float* out, const float* in, int n, int in_c, int out_c, int h, int w, int threads,
+                            const ConvEpilogue* epilogue) {
   const int chunk = plan_tiles(n, in_c, out_c, h, w), total = int(table_.size());
   float* v = tiles_.data();
   float* m = products_.data();
@@ -325,7 +335,7 @@ void WinogradConv::convolve(float* out, const float* in, int n, int in_c, int ou
       gemm(packed_[size_t(xi)], count, {v + size_t(xi) * chunk, 36L * chunk, 1}, m + size_t(xi) * chunk,
            36L * chunk, false);
 #pragma omp for schedule(static)
-    for (int k = 0; k < out_c; ++k) transform_output_tiles(out, out_c, h, w, m, chunk, tiles, count, k);
+    for (int k = 0; k < out_c; ++k) transform_output_tiles(out, out_c, h, w, m, chunk, tiles, count, k, epilogue);
   }
 }
 

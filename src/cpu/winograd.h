@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/backend.h"
+#include "cpu/conv_epilogue.h"
 #include "cpu/gemm.h"
 
 namespace stfpm {
@@ -43,8 +44,9 @@ struct WinogradTile {
 // Scratch and entry points: one per backend, used by one op at a time (its threads share it).
 class WinogradConv {
  public:
-  // y (N, K, H, W) = the convolution of x (N, C, H, W) with w (K, C, 3, 3), pad 1.
-  void forward(float* y, const float* x, const float* w, const ConvGeometry& g, int threads);
+  // y (N, K, H, W) = the convolution of x (N, C, H, W) with w (K, C, 3, 3), pad 1, with an epilogue if given.
+  void forward(float* y, const float* x, const float* w, const ConvGeometry& g, int threads,
+               const ConvEpilogue* epilogue = nullptr);
   // dx (N, C, H, W) = the gradient of that convolution's input, from dy (N, K, H, W).
   void backward_data(float* dx, const float* dy, const float* w, const ConvGeometry& g, int threads);
   // dw (K, C, 3, 3) += the gradient of its filters: F(3x3, 4x4), the transpose of the forward's algorithm,
@@ -54,7 +56,8 @@ class WinogradConv {
 
  private:
   void transform_filters(const float* w, int out_c, int in_c, bool for_backward, int threads);
-  void convolve(float* out, const float* in, int n, int in_c, int out_c, int h, int w, int threads);
+  void convolve(float* out, const float* in, int n, int in_c, int out_c, int h, int w, int threads,
+                const ConvEpilogue* epilogue);
   int plan_tiles(int n, int in_c, int out_c, int h, int w);  // fills table_, sizes the chunks; returns T
 
   std::array<PackedMatrix, 36> packed_;  // U_xi, written in the sgemm's packed form

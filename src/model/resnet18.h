@@ -118,7 +118,8 @@ class ResNet18Trunk {
   std::vector<ConvGeometry> geometries(int n, int height, int width, PoolGeometry* pool) const;
   struct EvalBuffers;
   EvalBuffers eval_buffers(const std::vector<ConvGeometry>& geoms) const;
-  void conv_bn_forward(size_t unit, const float* x, bool train, int images = 0);  // 0: the whole batch
+  // The unit's conv, BatchNorm and (relu) ReLU on `images` images (0: the whole batch).
+  void conv_bn_forward(size_t unit, const float* x, bool train, bool relu, int images = 0);
   void conv_bn_backward(size_t unit, float* dx, float* dz, const float* dy);
   void block_backward(size_t block, float* dout, float* dx, float* scratch1, float* scratch2);
 

@@ -152,23 +152,25 @@ void ResNet18Trunk::plan(int max_batch, int height, int width, bool train) {
   planned_train_ = train;
 }
 
-void ResNet18Trunk::conv_bn_forward(size_t unit, const float* x, bool train, int images) {
+void ResNet18Trunk::conv_bn_forward(size_t unit, const float* x, bool train, bool relu, int images) {
   Unit& u = units_[unit];
   const ConvBn& c = convs_[unit];
   const ConvGeometry g = u.geom_at(images > 0 ? images : batch_);
   const Dims d = g.out_dims();
   u.input = x;
-  backend_.conv_forward(u.z, x, data_of(table_[c.weight]), g);
   const float* gamma = data_of(table_[c.gamma]);
   const float* beta = data_of(table_[c.beta]);
   float* mean = data_of(table_[c.mean]);
   float* var = data_of(table_[c.var]);
-  if (train) {
-    backend_.batchnorm_forward_train(u.a, u.save_mean, u.save_invstd, mean, var, u.z, gamma, beta, d, kBnMomentum,
-                                     kBnEps);
-  } else {
-    backend_.batchnorm_forward_eval(u.a, u.z, gamma, beta, mean, var, d, kBnEps);
+  if (!train) {  // one op, which a backend may fuse; a is written directly
+    backend_.conv_bn_forward_eval(u.a, x, data_of(table_[c.weight]), g, BatchNormEval{gamma, beta, mean, var, kBnEps},
+                                  relu);
+    return;
   }
+  backend_.conv_forward(u.z, x, data_of(table_[c.weight]), g);
+  backend_.batchnorm_forward_train(u.a, u.save_mean, u.save_invstd, mean, var, u.z, gamma, beta, d, kBnMomentum,
+                                   kBnEps);
+  if (relu) backend_.relu_forward(u.a, u.a, d.count());
 }
 
 Features ResNet18Trunk::forward(const float* x, int n, bool train) {
@@ -189,8 +191,7 @@ Features ResNet18Trunk::forward(const float* x, int n, bool train) {
   const size_t image_pooled = size_t(pool_.c) * pool_.out_h() * pool_.out_w();
   for (int first = 0; first < n; first += stem_images) {
     const int count = std::min(stem_images, n - first);
-    conv_bn_forward(0, x + size_t(first) * image_in, train, count);
-    backend_.relu_forward(stem.a, stem.a, stem.geom_at(count).out_dims().count());
+    conv_bn_forward(0, x + size_t(first) * image_in, train, true, count);
     PoolGeometry pool = pool_;
     pool.n = count;
     backend_.maxpool_forward(pool_out_ + size_t(first) * image_pooled, stem.a, pool);
@@ -198,15 +199,14 @@ Features ResNet18Trunk::forward(const float* x, int n, bool train) {
 
   const float* in = pool_out_;
   for (const Block& b : blocks_) {
-    conv_bn_forward(b.conv1, in, train);
+    conv_bn_forward(b.conv1, in, train, true);
     Unit& u1 = units_[b.conv1];
-    backend_.relu_forward(u1.a, u1.a, u1.geom_at(n).out_dims().count());
-    conv_bn_forward(b.conv2, u1.a, train);
+    conv_bn_forward(b.conv2, u1.a, train, false);
     Unit& u2 = units_[b.conv2];
     const size_t count = u2.geom_at(n).out_dims().count();
     const float* identity = in;
     if (b.downsample >= 0) {
-      conv_bn_forward(size_t(b.downsample), in, train);
+      conv_bn_forward(size_t(b.downsample), in, train, false);
       identity = units_[size_t(b.downsample)].a;
     }
     backend_.add(u2.a, u2.a, identity, count);
