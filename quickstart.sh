@@ -2,7 +2,7 @@
 # Sets up, builds and runs the main job: train the student for a few epochs on an MVTec AD category, then test it
 # (metrics, per-image scores, heatmap result images in results/<category>/).
 #   ./quickstart.sh [DATA_DIR CATEGORY] [EPOCHS]
-# Defaults: ../shared/data/mvtec_ad bottle when present (10 epochs, about 3 minutes on 2 CPU cores; the recipe's
+# Defaults: ../shared/data/mvtec_ad bottle when present (10 epochs, about 2.5 minutes on 2 CPU cores; the recipe's
 # 100 epochs take about 30), otherwise the project's synthetic dataset written to data/ (3 epochs, seconds).
 set -euo pipefail
 cd "$(dirname "$0")"
