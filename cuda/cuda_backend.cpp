@@ -77,6 +77,47 @@ void CudaBackend::synchronize() { context_.synchronize(); }
 
 size_t CudaBackend::free_memory() const { return context_.free_memory(); }
 
+namespace {
+
+// A pair of CUDA events recorded on the backend's stream around the timed work; their elapsed time is the
+// device's own, without the host's launch overhead or a synchronize's latency.
+class EventTimer final : public DeviceTimer {
+ public:
+  explicit EventTimer(cudaStream_t stream) : stream_(stream) {
+    CUDA_CHECK(cudaEventCreate(&begin_));
+    if (cudaEventCreate(&end_) != cudaSuccess) {
+      cudaEventDestroy(begin_);
+      CUDA_CHECK(cudaGetLastError());
+    }
+  }
+  ~EventTimer() override {
+    cudaEventDestroy(begin_);
+    cudaEventDestroy(end_);
+  }
+  EventTimer(const EventTimer&) = delete;
+  EventTimer& operator=(const EventTimer&) = delete;
+
+  void start() override { CUDA_CHECK(cudaEventRecord(begin_, stream_)); }
+  void stop() override { CUDA_CHECK(cudaEventRecord(end_, stream_)); }
+  double seconds() override {
+    CUDA_CHECK(cudaEventSynchronize(end_));
+    float ms = 0;
+    CUDA_CHECK(cudaEventElapsedTime(&ms, begin_, end_));
+    return ms / 1000.0;
+  }
+
+ private:
+  cudaStream_t stream_;
+  cudaEvent_t begin_ = nullptr, end_ = nullptr;
+};
+
+}  // namespace
+
+std::unique_ptr<DeviceTimer> CudaBackend::make_timer() {
+  CUDA_CHECK(cudaSetDevice(context_.device()));
+  return std::make_unique<EventTimer>(context_.stream());
+}
+
 void CudaBackend::prepare_conv(const ConvGeometry& g) {
   NvtxRange range("prepare_conv");
   plans_.prepare(g);

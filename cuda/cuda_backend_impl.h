@@ -28,6 +28,7 @@ class CudaBackend final : public Backend {
   void fill(float* dst, float value, size_t count) override;
   void synchronize() override;
   size_t free_memory() const override;
+  std::unique_ptr<DeviceTimer> make_timer() override;  // CUDA events on the stream
 
   void prepare_conv(const ConvGeometry& g) override;
   void conv_forward(float* y, const float* x, const float* w, const ConvGeometry& g) override;

@@ -10,6 +10,8 @@
 #include <string>
 
 #include "api/backends.h"
+#include "core/profiling_backend.h"
+#include "cpu/cpu_backend.h"
 #include "data/image_io.h"
 #include "model/resnet18.h"
 #include "test_util.h"
@@ -146,4 +148,52 @@ TEST_CASE("profile: a CPU inference step, with real images decoded every step", 
 
   c.pass = "backward";
   CHECK_THROWS_WITH(profile(c), Catch::Contains("--pass must be train or infer"));
+}
+
+namespace {
+
+// A device timer that reports a fixed time and records the order of its calls.
+struct FakeTimer final : DeviceTimer {
+  std::string* log;
+  explicit FakeTimer(std::string* l) : log(l) {}
+  void start() override { *log += "start "; }
+  void stop() override { *log += "stop "; }
+  double seconds() override {
+    *log += "seconds ";
+    return 0.125;
+  }
+};
+
+// The CPU backend, seen through a pass-through decorator that offers a device timer (as CUDA does) and logs the
+// op's own call between the timer's marks.
+struct TimedCpu final : ProfilingBackend {
+  std::string log;
+  explicit TimedCpu(Backend& cpu) : ProfilingBackend(cpu) {}
+  std::unique_ptr<DeviceTimer> make_timer() override { return std::make_unique<FakeTimer>(&log); }
+  void relu_forward(float* y, const float* x, size_t count) override {
+    log += "relu ";
+    ProfilingBackend::relu_forward(y, x, count);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("profile: a backend's device timer (CUDA events) times each op when it has one", "[profile]") {
+  CpuBackend cpu;
+  TimedCpu device(cpu);  // records nothing itself: recording is off
+  ProfilingBackend prof(static_cast<Backend&>(device));  // (not a copy of the decorator)
+  prof.set_recording(true);
+  std::vector<float> x = {-1.0f, 2.0f}, y(2);
+  prof.relu_forward(y.data(), x.data(), 2);
+  prof.relu_forward(y.data(), x.data(), 2);
+  CHECK(device.log == "start relu stop seconds start relu stop seconds ");
+  REQUIRE(prof.records().size() == 1);
+  CHECK(prof.records()[0].seconds == std::vector<double>{0.125, 0.125});  // the timer's, not the host clock's
+  CHECK(y == std::vector<float>{0.0f, 2.0f});
+
+  ProfilingBackend host_clock(cpu);  // the CPU has no device timer
+  CHECK(cpu.make_timer() == nullptr);
+  host_clock.set_recording(true);
+  host_clock.relu_forward(y.data(), x.data(), 2);
+  CHECK(host_clock.records()[0].seconds.at(0) < 0.125);
 }

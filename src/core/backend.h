@@ -69,6 +69,16 @@ struct BackendOptions {
   bool allow_tf32 = false;   // CUDA: TF32 tensor-core math in convolutions (default strict FP32)
 };
 
+// A device-side stopwatch for one op at a time (CUDA events on the backend's stream): start() and stop() mark
+// the work queued between them; seconds() waits for the stop mark and returns the device time in between.
+class DeviceTimer {
+ public:
+  virtual ~DeviceTimer() = default;
+  virtual void start() = 0;
+  virtual void stop() = 0;
+  virtual double seconds() = 0;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -85,6 +95,10 @@ class Backend {
   virtual void synchronize() = 0;
   // Bytes the backend could still allocate, for "try a smaller batch" hints; 0 when unknown.
   virtual size_t free_memory() const { return 0; }
+
+  // A device-side timer for `stfpm profile`, or nullptr where the host clock around a call is the op's time
+  // (the CPU backend runs every op before returning).
+  virtual std::unique_ptr<DeviceTimer> make_timer() { return nullptr; }
 
   // ---- planning -----------------------------------------------------------------------------------------
   // Called once for every convolution geometry (at the largest batch) before the first step, so the backend can

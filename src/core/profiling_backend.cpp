@@ -25,10 +25,18 @@ void ProfilingBackend::timed(const char* op, const float* key, double flops, dou
     call();
     return;
   }
-  const auto start = std::chrono::steady_clock::now();
-  call();
-  if (inner_.kind() != DeviceKind::cpu) inner_.synchronize();
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  double seconds = 0;
+  if (timer_) {
+    timer_->start();
+    call();
+    timer_->stop();
+    seconds = timer_->seconds();
+  } else {
+    const auto start = std::chrono::steady_clock::now();
+    call();
+    if (inner_.kind() != DeviceKind::cpu) inner_.synchronize();
+    seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
   std::string layer;
   if (key) {
     const auto named = names_.find(key);

@@ -3,8 +3,9 @@
 // weight gradient, a BatchNorm by its gamma), with the work it did (FLOPs of a convolution, bytes an elementwise op
 // or a copy moves). Calls made while recording is off (planning, loading weights) are passed through untimed.
 //
-// Timing: a steady clock around the call; on a backend that runs asynchronously (CUDA) every timed call is followed
-// by synchronize(), so each op's time is its own, without overlap with the next one.
+// Timing: the inner backend's device timer around the call where it has one (CUDA events: each op's device time,
+// waited for before the next op is queued, so the times do not overlap); otherwise a steady clock around the
+// call, followed by synchronize() on a backend that runs asynchronously.
 #pragma once
 
 #include <chrono>
@@ -26,7 +27,7 @@ class ProfilingBackend : public Backend {
     double flops = 0, bytes = 0;  // the work of all calls together
   };
 
-  explicit ProfilingBackend(Backend& inner) : inner_(inner) {}
+  explicit ProfilingBackend(Backend& inner) : inner_(inner), timer_(inner.make_timer()) {}
 
   // Names the layer whose weight (or gradient, or gamma) lives at `p`.
   void name(const float* p, const std::string& layer) { names_[p] = layer; }
@@ -45,6 +46,7 @@ class ProfilingBackend : public Backend {
   void fill(float* dst, float value, size_t count) override;
   void synchronize() override { inner_.synchronize(); }
   size_t free_memory() const override { return inner_.free_memory(); }
+  std::unique_ptr<DeviceTimer> make_timer() override { return inner_.make_timer(); }
   void prepare_conv(const ConvGeometry& g) override { inner_.prepare_conv(g); }
 
   void conv_forward(float* y, const float* x, const float* w, const ConvGeometry& g) override;
@@ -78,6 +80,7 @@ class ProfilingBackend : public Backend {
   void timed(const char* op, const float* key, double flops, double bytes, Call&& call);
 
   Backend& inner_;
+  std::unique_ptr<DeviceTimer> timer_;  // null: the host clock
   bool recording_ = false;
   std::unordered_map<const float*, std::string> names_;
   std::vector<Record> records_;
