@@ -321,11 +321,13 @@ TEST_CASE("cpu relu and add: values and gradients", "[cpu][elementwise]") {
   CHECK(a == sum);
 }
 
-TEST_CASE("cpu maxpool 3x3/2 pad 1: forward and backward", "[cpu][pool]") {
+TEST_CASE("cpu maxpool 3x3/2: forward and backward", "[cpu][pool]") {
   CpuBackend cpu;
-  // Small planes (every window at a border) and a wider one whose inner windows take the unchecked path.
+  // Small planes (every window at a border), a wider one whose inner windows take the unchecked path, and planes
+  // narrower than the window without padding (no window is whole).
   for (const PoolGeometry& g : {PoolGeometry{2, 3, 9, 8, 3, 2, 1}, PoolGeometry{1, 2, 4, 4, 3, 2, 1},
-                                PoolGeometry{1, 1, 1, 1, 3, 2, 1}, PoolGeometry{1, 2, 21, 40, 3, 2, 1}}) {
+                                PoolGeometry{1, 1, 1, 1, 3, 2, 1}, PoolGeometry{1, 2, 21, 40, 3, 2, 1},
+                                PoolGeometry{1, 2, 5, 2, 3, 2, 0}}) {
     // Distinct values 0.05 apart: a +-0.01 perturbation never reorders a window, so no kink is crossed.
     std::vector<float> x(g.in_dims().count());
     for (size_t i = 0; i < x.size(); ++i) x[i] = 0.05f * float((i * 7919) % x.size()) - 1.0f;
@@ -335,8 +337,8 @@ TEST_CASE("cpu maxpool 3x3/2 pad 1: forward and backward", "[cpu][pool]") {
       for (int i = 0; i < g.out_h(); ++i)
         for (int j = 0; j < g.out_w(); ++j) {
           float best = -INFINITY;
-          for (int h = i * 2 - 1; h <= i * 2 + 1; ++h)
-            for (int w = j * 2 - 1; w <= j * 2 + 1; ++w)
+          for (int h = i * g.stride - g.pad; h < i * g.stride - g.pad + g.kernel; ++h)
+            for (int w = j * g.stride - g.pad; w < j * g.stride - g.pad + g.kernel; ++w)
               if (h >= 0 && h < g.h && w >= 0 && w < g.w) best = std::max(best, x[(size_t(nc) * g.h + h) * g.w + w]);
           CHECK(y[(size_t(nc) * g.out_h() + i) * g.out_w() + j] == best);
         }

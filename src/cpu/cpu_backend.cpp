@@ -31,7 +31,7 @@ std::string CpuBackend::describe() const {
   return "cpu (" + std::to_string(threads_) + " threads, sgemm: " +
          (gemm == GemmKernel::blas ? "OpenBLAS " + std::string(openblas_get_config())
                                    : std::string("ours, ") + gemm_kernel_name(gemm)) +
-         ", 3x3 convolutions: " + algorithms[int(conv_algorithm())] + ")";
+         ", 3x3 convolutions: " + algorithms[gemm == GemmKernel::blas ? 1 : int(conv_algorithm())] + ")";
 }
 
 float* CpuBackend::allocate(size_t count) {

@@ -28,7 +28,8 @@ inline float later_max(float best, float v) { return v > best || v != v ? v : be
 STFPM_VECTOR_CLONES void row_maxima(float* out, const float* row, const PoolGeometry& g, int ow) {
   // Columns [inner0, inner1) have their whole window inside [0, w).
   const int inner0 = std::min(ow, (g.pad + g.stride - 1) / g.stride);
-  const int inner1 = std::max(inner0, std::min(ow, (g.w - g.kernel + g.pad) / g.stride + 1));
+  const int last = g.w - g.kernel + g.pad;  // the last column j with j * stride <= last has its window inside
+  const int inner1 = last < 0 ? inner0 : std::max(inner0, std::min(ow, last / g.stride + 1));
   for (int j = 0; j < ow; ++j) {
     if (j == inner0) j = inner1;  // the inner columns come after this loop
     if (j >= ow) break;
@@ -138,7 +139,8 @@ void CpuBackend::maxpool_backward(float* dx, const float* dy, const float* y, co
         int j0 = 0, j1 = 0;
         if (stem_window && top >= 0 && top + 3 <= g.h) {
           j0 = std::min(ow, (g.pad + 1) / 2);
-          j1 = std::max(j0, std::min(ow, (g.w - 3 + g.pad) / 2 + 1));
+          const int last = g.w - 3 + g.pad;  // as in row_maxima
+          j1 = last < 0 ? j0 : std::max(j0, std::min(ow, last / 2 + 1));
           first_maxima_3x3s2(at.data(), plane + size_t(top) * g.w - g.pad, g.w, maxima + size_t(i) * ow, j0, j1);
         }
         for (int j = 0; j < ow; ++j) {

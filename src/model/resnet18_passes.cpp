@@ -84,9 +84,10 @@ size_t ResNet18Trunk::bytes_per_image(int height, int width, bool train) const {
   PoolGeometry pool;
   const std::vector<ConvGeometry> geoms = geometries(1, height, width, &pool);
   size_t floats = pool.out_dims().count(), largest = 0;
-  if (!train) {  // for a batch of 4, as the stem's share of the working buffer depends on the batch
+  if (!train) {  // the stem's share of the working buffer depends on the batch: the larger of 1 and 4 images
     PoolGeometry pool4;
-    return (floats + eval_buffers(geometries(4, height, width, &pool4)).total() / 4) * sizeof(float);
+    const size_t one = eval_buffers(geoms).total(), four = eval_buffers(geometries(4, height, width, &pool4)).total();
+    return (floats + std::max(one, (four + 3) / 4)) * sizeof(float);
   }
   for (const ConvGeometry& g : geoms) {
     floats += 2 * g.out_dims().count();
