@@ -4,7 +4,8 @@
 # (the CUDA toolkit's folders and the nvidia/*/lib folders of the Python site-packages), prints the GPU and the
 # library versions, then runs, each under a timeout and within an overall budget:
 #   the [cuda-host] and [gpu] tests, the per-kernel GPU benchmarks, and where present bench_train_step/bench_trunk
-#   on cuda, a short training run on bottle, and the PyTorch peer (tools/bench_torch_step.py)
+#   on cuda, a short training run on bottle, `stfpm profile` of both passes (CUDA events), and the PyTorch peer
+#   (tools/bench_torch_step.py)
 # and ends with a summary. Missing pieces are reported, not fatal. Rebuilding on the GPU machine is not attempted:
 # it lacks the -dev packages (HDF5, OpenBLAS, libtiff headers) the build needs.
 #
@@ -193,6 +194,14 @@ if [ -x "$BIN/stfpm" ]; then
     [ -n "${OUT:-}" ] && [ -d "${OUT:-}" ] && cp "$metrics" "$OUT/bottle_metrics.json"
     note "    $(tr -d ' \n' <"$metrics" | cut -c 1-300)"
   fi
+  # The profile's CUDA event timing has never run on a GPU: one short run of each pass, its table kept.
+  for pass in infer train; do
+    step "profile_$pass" 60 "${OURS[@]}" "$BIN/stfpm" profile --device cuda --pass "$pass" --batch_size 32 \
+      --steps 3 --warmup 1 --by_op --teacher "$SHARED_DATA/weights/resnet18_imagenet.h5"
+    rc=$?
+    note "stfpm profile --pass $pass --device cuda: $([ $rc -eq 0 ] && echo PASS || echo "FAIL (status $rc)") $(grep -m 1 '^step' "$WORK/logs/profile_$pass.log")"
+    [ -n "${OUT:-}" ] && [ -d "${OUT:-}" ] && cp "$WORK/logs/profile_$pass.log" "$OUT/profile_$pass.txt"
+  done
 else
   note "stfpm: not in the bundle"
 fi
