@@ -146,6 +146,14 @@ STFPM_VECTOR_CLONES void transform_filter_strip(PackedMatrix* packed, const floa
   }
 }
 
+// The tiles from j0 on (before count) in the same image and tile row as tile j0: side by side, they share their
+// input rows.
+int run_length(const WinogradTile* tiles, int j0, int count) {
+  int run = 1;
+  while (j0 + run < count && tiles[j0 + run].n == tiles[j0].n && tiles[j0 + run].row == tiles[j0].row) ++run;
+  return run;
+}
+
 // v[c][xi][j] for j < count (v's rows are `ld` long) = B^T d B of tile j's 6x6 input, channel c of `in`. A run of
 // tiles side by side shares its six input rows: they are copied once (zero in the padding), transformed down
 // the columns as whole rows, then across, four columns per tile.
@@ -154,8 +162,7 @@ STFPM_VECTOR_CLONES void transform_input_tiles(float* v, long ld, const float* i
   thread_local std::vector<float> scratch;
   for (int j0 = 0; j0 < count;) {
     const WinogradTile& first = tiles[j0];
-    int run = 1;
-    while (j0 + run < count && tiles[j0 + run].n == first.n && tiles[j0 + run].row == first.row) ++run;
+    const int run = run_length(tiles, j0, count);
     const int width = 4 * run + 2, x0 = first.col - 1;  // input columns [x0, x0 + width)
     scratch.resize(size_t(12) * width);
     float* rows = scratch.data();           // the six input rows
@@ -195,8 +202,7 @@ STFPM_VECTOR_CLONES void transform_grad_tiles(float* e, long ld, const float* gr
   thread_local std::vector<float> scratch;
   for (int j0 = 0; j0 < count;) {
     const WinogradTile& first = tiles[j0];
-    int run = 1;
-    while (j0 + run < count && tiles[j0 + run].n == first.n && tiles[j0 + run].row == first.row) ++run;
+    const int run = run_length(tiles, j0, count);
     const int width = 4 * run;  // columns [first.col, first.col + width)
     scratch.resize(size_t(10) * width);
     float* rows = scratch.data();            // the four rows
