@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prepares what a GPU session needs, on this machine (no GPU required): builds the CUDA binaries for sm_90 in
 # build-gpu/, then packs into .device/gpu_bundle.tar.xz (git-ignored):
-#   bin/     stfpm_tests, bench_gpu_kernels, and bench_train_step, bench_trunk, stfpm where those targets exist
+#   bin/     stfpm_tests, bench_gpu_kernels, and bench_train_step, bench_trunk, stfpm where those targets exist,
+#            and libstfpm_cuda.so, the CUDA backend stfpm loads from beside itself
 #   lib/     the shared libraries `ldd` lists that the GPU machine may lack (hdf5, openblas, tiff, gomp and their
 #            dependencies); not the driver, CUDA runtime, cuBLAS, cuDNN or the C/C++ runtime, which come from there
 #   compat/  this machine's libstdc++ and libgcc_s, used there only if the binaries need a newer libstdc++
@@ -46,6 +47,11 @@ for t in "${targets[@]}"; do
   strip --strip-unneeded "$B/bin/$t"
   echo "   $t ($(du -h "$B/bin/$t" | cut -f1))"
 done
+
+# The CUDA backend itself: stfpm loads it from beside the program (src/api/backends.cpp).
+cp "$BUILD/libstfpm_cuda.so" "$B/bin/"
+strip --strip-unneeded "$B/bin/libstfpm_cuda.so"
+echo "   libstfpm_cuda.so ($(du -h "$B/bin/libstfpm_cuda.so" | cut -f1))"
 
 echo "== shared libraries"
 # Left out: the C runtime and loader, libstdc++/libgcc_s (compat/ keeps a copy), and everything CUDA: the GPU

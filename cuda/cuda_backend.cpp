@@ -34,6 +34,11 @@ std::unique_ptr<Backend> make_cuda_backend(const BackendOptions& options) {
   return std::make_unique<gpu::CudaBackend>(options);
 }
 
+const BackendModule* cuda_backend_module() {
+  static const BackendModule module{STFPM_BACKEND_ABI, &cuda_device_count, &make_cuda_backend};
+  return &module;
+}
+
 namespace gpu {
 
 NvtxRange::NvtxRange(const char* name) { nvtxRangePushA(name); }

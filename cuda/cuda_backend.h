@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "core/backend.h"
+#include "core/backend_module.h"
 
 namespace stfpm {
 
@@ -11,5 +12,7 @@ namespace stfpm {
 int cuda_device_count();
 // The CUDA backend on options.device_index; throws std::runtime_error naming the reason when it cannot start.
 std::unique_ptr<Backend> make_cuda_backend(const BackendOptions& options);
+// Both, as the module exports them (module.cpp) or a program linking this code registers them (linked.cpp).
+const BackendModule* cuda_backend_module();
 
 }  // namespace stfpm

@@ -10,6 +10,7 @@
 #include <sstream>
 #include <string>
 
+#include "api/backends.h"
 #include "io/hdf5_io.h"
 #include "data/synthetic.h"
 #include "test_util.h"
@@ -23,8 +24,9 @@ struct Result {
   std::string output;  // stdout and stderr
 };
 
-Result run(const std::string& args) {
-  const std::string cmd = std::string(STFPM_BINARY) + " " + args + " 2>&1";
+// A shell command line, its output collected.
+Result run_command(const std::string& command) {
+  const std::string cmd = command + " 2>&1";
   Result r{-1, ""};
   FILE* pipe = popen(cmd.c_str(), "r");
   char buf[4096];
@@ -33,6 +35,8 @@ Result run(const std::string& args) {
   r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
   return r;
 }
+
+Result run(const std::string& args) { return run_command(std::string(STFPM_BINARY) + " " + args); }
 
 using test::teacher_file;
 
@@ -171,4 +175,44 @@ TEST_CASE("cli: train --val_split prints the validation threshold, and test and 
   r = run("predict " + flags + " --no_images --threshold 0.5 --images " + root + "/data/synthetic/test/good");
   REQUIRE(r.status == 0);
   CHECK_THAT(r.output, Catch::Contains("at threshold 0.5 (--threshold)"));
+}
+
+TEST_CASE("cli: the CUDA backend is a module loaded only for --device cuda, with its failures named",
+          "[cli]") {
+  // The program itself needs no GPU library: it starts and runs on the CPU where none is installed.
+  FILE* pipe = popen(("readelf -d " + std::string(STFPM_BINARY) + " 2>/dev/null").c_str(), "r");
+  std::string dynamic;
+  char buf[4096];
+  while (size_t n = std::fread(buf, 1, sizeof buf, pipe)) dynamic.append(buf, n);
+  pclose(pipe);
+  if (!dynamic.empty()) {  // binutils present
+    CHECK_THAT(dynamic, Catch::Contains("libc.so"));
+    CHECK_THAT(dynamic, !Catch::Contains("libcudnn") && !Catch::Contains("libcublas") && !Catch::Contains("libcudart"));
+  }
+  const std::string profile = " " + std::string(STFPM_BINARY) + " profile --size 64 --batch_size 1 --steps 1 --teacher " +
+                              teacher_file();
+  auto run_env = [&](const std::string& env, const std::string& device) {
+    return run_command(env + profile + " --device " + device);
+  };
+#ifdef STFPM_WITH_CUDA
+  Result r = run_env("STFPM_CUDA_MODULE=/nonexistent/libstfpm_cuda.so", "cuda");
+  CHECK(r.status == 1);
+  CHECK_THAT(r.output, Catch::Contains("libstfpm_cuda.so was not found (looked for /nonexistent/libstfpm_cuda.so)"));
+  r = run_env("STFPM_CUDA_MODULE=" + std::string(STFPM_FAKE_CUDA_MODULE), "cuda");
+  CHECK(r.status == 1);
+  CHECK_THAT(r.output, Catch::Contains("was built from another stfpm (backend interface not-this-build"));
+  if (!cuda_available()) {  // the built module loads, and its own check of the driver answers
+    r = run_env("", "cuda");
+    CHECK(r.status == 1);
+    CHECK_THAT(r.output, Catch::Contains("--device cuda: no") && Catch::Contains("CUDA device"));
+  }
+#else
+  Result r = run_env("", "cuda");
+  CHECK(r.status == 1);
+  CHECK_THAT(r.output, Catch::Contains("this build has no CUDA backend"));
+#endif
+  if (!test::path_exists(teacher_file())) return;  // the CPU run below needs the teacher
+  r = run_env("STFPM_CUDA_MODULE=/nonexistent/libstfpm_cuda.so", "cpu");
+  CHECK(r.status == 0);
+  CHECK_THAT(r.output, Catch::Contains("infer pass, batch 1, 64x64"));
 }

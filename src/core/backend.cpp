@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "core/backend_module.h"
+
 namespace stfpm {
 
 void Backend::conv_bn_forward_eval(float* y, const float* x, const float* w, const ConvGeometry& g,
@@ -10,6 +12,13 @@ void Backend::conv_bn_forward_eval(float* y, const float* x, const float* w, con
   batchnorm_forward_eval(y, y, bn.gamma, bn.beta, bn.running_mean, bn.running_var, g.out_dims(), bn.eps);
   if (relu) relu_forward(y, y, g.out_dims().count());
 }
+
+namespace {
+const BackendModule* linked_cuda = nullptr;  // set by static initializers, before main
+}  // namespace
+
+void set_linked_cuda_module(const BackendModule* module) { linked_cuda = module; }
+const BackendModule* linked_cuda_module() { return linked_cuda; }
 
 const char* device_name(DeviceKind kind) { return kind == DeviceKind::cuda ? "cuda" : "cpu"; }
 
