@@ -172,6 +172,77 @@ TEST_CASE("cpu conv 3x3/1 by Winograd F(4x4,3x3) and F(3x3,4x4): the direct sum,
   }
 }
 
+TEST_CASE("cpu conv 3x3/1: transformed filters are kept while the weights stay the same, judged by content",
+          "[cpu][conv][winograd]") {
+  STFPM_SKIP_UNLESS(gemm_kernel() != GemmKernel::blas, "Winograd needs our sgemm (AVX2 + FMA)");
+  const ConvGeometry g = conv(2, 32, 8, 8, 24, 3, 1, 1);
+  REQUIRE(use_winograd(g));
+  std::vector<float> xv = random_vector(g.in_dims().count(), 300), wv = random_vector(g.weight_count(), 301);
+  const std::vector<float> dyv = random_vector(g.out_dims().count(), 302);
+  // What a backend that has kept nothing computes.
+  auto fresh = [&](bool backward) {
+    CpuBackend cold;
+    std::vector<float> out(backward ? xv.size() : dyv.size());
+    if (backward) cold.conv_backward_data(out.data(), dyv.data(), wv.data(), g);
+    else cold.conv_forward(out.data(), xv.data(), wv.data(), g);
+    return out;
+  };
+  CpuBackend cpu;
+  float* x = cpu.allocate(xv.size());
+  float* w = cpu.allocate(wv.size());
+  float* dy = cpu.allocate(dyv.size());
+  cpu.upload(x, xv.data(), xv.size());
+  cpu.upload(w, wv.data(), wv.size());
+  cpu.upload(dy, dyv.data(), dyv.size());
+  std::vector<float> y(dyv.size()), dx(xv.size());
+  auto forward = [&] {
+    cpu.conv_forward(y.data(), x, w, g);
+    return y;
+  };
+  auto backward = [&] {
+    cpu.conv_backward_data(dx.data(), dy, w, g);
+    return dx;
+  };
+
+  // Stored on the second call that finds the weights unchanged, then used: the same numbers every time.
+  const std::vector<float> y_fresh = fresh(false), dx_fresh = fresh(true);
+  CHECK(forward() == y_fresh);
+  CHECK(cpu.cached_filter_bytes() == 0);
+  CHECK(forward() == y_fresh);
+  const size_t forward_bytes = cpu.cached_filter_bytes();
+  CHECK(forward_bytes == 36 * 24 * 32 * sizeof(float));  // 24 output channels: four whole 6-row strips
+  CHECK(forward() == y_fresh);
+  CHECK(backward() == dx_fresh);
+  CHECK(backward() == dx_fresh);
+  CHECK(cpu.cached_filter_bytes() > forward_bytes);  // the backward data pass's rotated filters too
+  CHECK(backward() == dx_fresh);
+
+  // One weight written in place, through no backend op: seen, and both directions' transforms dropped.
+  w[7] += 0.25f;
+  wv[7] += 0.25f;
+  CHECK(forward() == fresh(false));
+  CHECK(cpu.cached_filter_bytes() == 0);
+  CHECK(backward() == fresh(true));
+
+  // Weights that change before every call, as the student's in training: never stored.
+  for (int step = 0; step < 3; ++step) {
+    w[step] -= 0.125f;
+    wv[step] -= 0.125f;
+    CHECK(forward() == fresh(false));
+    CHECK(backward() == fresh(true));
+    CHECK(cpu.cached_filter_bytes() == 0);
+  }
+
+  // Released weights take their transforms with them.
+  forward();
+  forward();
+  CHECK(cpu.cached_filter_bytes() == forward_bytes);
+  cpu.release(w);
+  CHECK(cpu.cached_filter_bytes() == 0);
+  cpu.release(x);
+  cpu.release(dy);
+}
+
 TEST_CASE("cpu conv + eval BatchNorm (+ ReLU) fused: the separate ops' numbers exactly", "[cpu][conv][batchnorm]") {
   BackendOptions options;
   options.threads = 2;
@@ -419,9 +490,11 @@ TEST_CASE("cpu gemm: every kernel against a double-precision product, AVX-512 an
   struct Case {
     int m, n, k;
   };
-  // Edges of every blocking level: MR 6, NR 16/32, KC 256, MC 120, NC 2048.
-  const std::vector<Case> cases = {{1, 1, 1},    {6, 32, 256}, {7, 33, 257}, {5, 15, 3},   {121, 40, 300},
-                                   {13, 2050, 9}, {64, 100, 576}, {3, 5, 0}};
+  // Edges of every blocking level: MR 6 (12 in AVX-512's kernel for at most 16 columns), NR 16/32, KC 256,
+  // MC 120, NC 2048.
+  const std::vector<Case> cases = {{1, 1, 1},     {6, 32, 256},   {7, 33, 257}, {5, 15, 3},  {121, 40, 300},
+                                   {13, 2050, 9}, {64, 100, 576}, {3, 5, 0},    {12, 16, 256}, {19, 16, 300},
+                                   {121, 9, 40},  {256, 16, 257}};
   std::vector<GemmKernel> kernels;
   for (GemmKernel k : {GemmKernel::avx512, GemmKernel::avx2, GemmKernel::blas})
     if (gemm_kernel_supported(k)) kernels.push_back(k);

@@ -42,10 +42,25 @@ float* CpuBackend::allocate(size_t count) {
     throw std::runtime_error("out of host memory allocating " + std::to_string(bytes >> 20) +
                              " MiB (try a smaller --batch_size)");
   std::memset(p, 0, bytes);
+  const std::lock_guard<std::mutex> lock(allocations_mutex_);
+  allocations_[static_cast<float*>(p)] = count;
   return static_cast<float*>(p);
 }
 
-void CpuBackend::release(float* p) { std::free(p); }
+void CpuBackend::release(float* p) {
+  if (!p) return;
+  size_t count = 0;
+  {
+    const std::lock_guard<std::mutex> lock(allocations_mutex_);
+    const auto it = allocations_.find(p);
+    if (it != allocations_.end()) {
+      count = it->second;
+      allocations_.erase(it);
+    }
+  }
+  winograd_.forget(p, p + count);  // a later allocation here holds other weights
+  std::free(p);
+}
 
 size_t CpuBackend::free_memory() const {
   const long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);

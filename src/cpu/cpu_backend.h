@@ -1,11 +1,14 @@
-// The CPU backend: plain, readable loops parallelized with OpenMP, and convolution as im2col + OpenBLAS sgemm.
-// It is the oracle the CUDA backend is tested against, so clarity comes before cleverness; accumulations that
-// span many values (BatchNorm statistics, the loss) use double.
+// The CPU backend: loops parallelized with OpenMP; convolutions by Winograd F(4x4,3x3) (the 3x3 stride-1 ones,
+// cpu/winograd.h) or im2col, both over our packed sgemm (cpu/gemm.h). It is the oracle the CUDA backend is tested
+// against; accumulations that span many values (BatchNorm statistics, the loss) use double.
 //
-// Parallelism: convolutions split the batch across threads (each thread lowers its own images and calls a
-// single-threaded sgemm); with a batch of one, sgemm itself uses the threads. Other ops split channels or rows.
+// Parallelism: one level at a time. Winograd convolutions split channels and tile positions across the threads
+// (the same split whatever the batch); im2col convolutions split the batch, or an image's output rows when the
+// batch is smaller than the team. Other ops split channels or rows.
 #pragma once
 
+#include <mutex>
+#include <unordered_map>
 #include <vector>
 
 #include "core/backend.h"
@@ -20,6 +23,8 @@ class CpuBackend final : public Backend {
   DeviceKind kind() const override { return DeviceKind::cpu; }
   std::string describe() const override;
   int threads() const { return threads_; }
+  // Bytes of transformed Winograd filters kept for unchanged weights (WinogradFilterCache).
+  size_t cached_filter_bytes() { return winograd_.cache().stored_bytes(); }
 
   float* allocate(size_t count) override;
   void release(float* p) override;
@@ -83,6 +88,8 @@ class CpuBackend final : public Backend {
   };
 
   int threads_;
+  std::mutex allocations_mutex_;
+  std::unordered_map<float*, size_t> allocations_;  // the floats of each live allocation, for release()
   std::vector<ConvScratch> scratch_;
   WinogradConv winograd_;         // the 3x3 stride-1 convolutions' scratch
   PackedMatrix forward_weights_;  // the other convolutions' weights, packed once per forward call

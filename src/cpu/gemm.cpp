@@ -62,8 +62,8 @@ void write_tile(const float (&tile)[kMR][NR], float* c, long ldc, bool add, int 
 }
 
 // C (mr x nr of a kMR x 32 tile) = or += the product of a packed A strip (kc x kMR) and B strip (kc x 32).
-__attribute__((target("avx512f"))) void kernel_avx512(int kc, const float* a, const float* b, float* c, long ldc,
-                                                      bool add, int mr, int nr) {
+__attribute__((target("avx512f"))) void kernel_avx512(int kc, const float* a, long /*a_next*/, const float* b,
+                                                      float* c, long ldc, bool add, int mr, int nr) {
   __m512 acc[kMR][2];
 #pragma GCC unroll 6
   for (int r = 0; r < kMR; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
@@ -98,9 +98,52 @@ __attribute__((target("avx512f"))) void kernel_avx512(int kc, const float* a, co
   write_tile<32>(tile, c, ldc, add, mr, nr);
 }
 
+// C (mr x nr of a 2 kMR x 16 tile) = or += the product of two consecutive packed A strips (`a` and `a + a_next`;
+// the second only when mr > kMR) and a B strip (kc x 16): AVX-512 for products at most 16 columns wide, where the
+// kMR x 32 tile above would compute half zeros. Two strips give it 12 independent accumulators, enough to keep
+// both FMA units busy; each element's chain is the same as in the other kernels.
+template <int Strips>
+__attribute__((target("avx512f"))) void kernel_avx512_narrow_strips(int kc, const float* a, long a_next,
+                                                                    const float* b, float* c, long ldc, bool add,
+                                                                    int mr, int nr) {
+  constexpr int kRows = Strips * kMR;
+  __m512 acc[kRows];
+#pragma GCC unroll 12
+  for (int r = 0; r < kRows; ++r) acc[r] = _mm512_setzero_ps();
+  for (int p = 0; p < kc; ++p) {
+    const __m512 bp = _mm512_loadu_ps(b + p * 16);
+#pragma GCC unroll 12
+    for (int r = 0; r < kRows; ++r) {
+      const float* strip = a + (r < kMR ? 0 : a_next);
+      acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(strip[p * kMR + r % kMR]), bp, acc[r]);
+    }
+  }
+  if (mr == kRows && nr == 16) {
+#pragma GCC unroll 12
+    for (int r = 0; r < kRows; ++r) {
+      float* row = c + long(r) * ldc;
+      const __m512 v = add ? _mm512_add_ps(_mm512_loadu_ps(row), acc[r]) : acc[r];
+      _mm512_storeu_ps(row, v);
+    }
+    return;
+  }
+  const __mmask16 cols = __mmask16((1u << nr) - 1u);
+  for (int r = 0; r < mr; ++r) {
+    float* row = c + long(r) * ldc;
+    const __m512 v = add ? _mm512_add_ps(_mm512_maskz_loadu_ps(cols, row), acc[r]) : acc[r];
+    _mm512_mask_storeu_ps(row, cols, v);
+  }
+}
+
+__attribute__((target("avx512f"))) void kernel_avx512_narrow(int kc, const float* a, long a_next, const float* b,
+                                                             float* c, long ldc, bool add, int mr, int nr) {
+  if (mr > kMR) return kernel_avx512_narrow_strips<2>(kc, a, a_next, b, c, ldc, add, mr, nr);
+  kernel_avx512_narrow_strips<1>(kc, a, a_next, b, c, ldc, add, mr, nr);
+}
+
 // The same for AVX2 + FMA with a kMR x 16 tile.
-__attribute__((target("avx2,fma"))) void kernel_avx2(int kc, const float* a, const float* b, float* c, long ldc,
-                                                     bool add, int mr, int nr) {
+__attribute__((target("avx2,fma"))) void kernel_avx2(int kc, const float* a, long /*a_next*/, const float* b,
+                                                     float* c, long ldc, bool add, int mr, int nr) {
   __m256 acc[kMR][2];
 #pragma GCC unroll 6
   for (int r = 0; r < kMR; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
@@ -135,7 +178,8 @@ __attribute__((target("avx2,fma"))) void kernel_avx2(int kc, const float* a, con
   write_tile<16>(tile, c, ldc, add, mr, nr);
 }
 
-using MicroKernel = void (*)(int, const float*, const float*, float*, long, bool, int, int);
+// (kc, A strip, floats from it to the next strip, B strip, C, ldc, add, rows, columns)
+using MicroKernel = void (*)(int, const float*, long, const float*, float*, long, bool, int, int);
 
 // Where the micro-kernel's A strips come from: `a` packed block by block on the fly, or a whole matrix packed
 // beforehand (PackedMatrix), where block (pc, ic) starts at pc * padded_rows + ic * kc.
@@ -147,9 +191,11 @@ struct ASource {
 
 long padded(int m) { return (long(m) + kMR - 1) / kMR * kMR; }
 
-template <int NR>
+// NR: the kernel's tile width; MR: its rows per call (kMR, or 2 kMR for a kernel reading two strips).
+template <int NR, int MR = kMR>
 void gemm_blocked(MicroKernel kernel, int m, int n, int k, ASource a, MatrixView b, float* c, long ldc,
                   bool accumulate) {
+  static_assert(kMC % MR == 0, "an A block holds whole calls");
   // Per thread: the convolution loops call gemm from several threads at once.
   thread_local std::vector<float> a_pack, b_pack;
   if (!a.prepacked) a_pack.resize(size_t(kMC) * kKC);
@@ -169,19 +215,21 @@ void gemm_blocked(MicroKernel kernel, int m, int n, int k, ASource a, MatrixView
           pack_a(a_pack.data(), a.a, ic, mc, pc, kc);
         }
         for (int jr = 0; jr < nc; jr += NR)
-          for (int ir = 0; ir < mc; ir += kMR)
-            kernel(kc, block + long(ir) * kc, b_pack.data() + long(jr) * kc, c + long(ic + ir) * ldc + jc + jr, ldc,
-                   add, std::min(kMR, mc - ir), std::min(NR, nc - jr));
+          for (int ir = 0; ir < mc; ir += MR)
+            kernel(kc, block + long(ir) * kc, long(kMR) * kc, b_pack.data() + long(jr) * kc,
+                   c + long(ic + ir) * ldc + jc + jr, ldc, add, std::min(MR, mc - ir), std::min(NR, nc - jr));
       }
     }
   }
 }
 
-// Our kernels: AVX-512 unless the product is at most 16 columns wide, where its 32-column tile would compute
-// half zeros; the AVX2 kernel's 16-column tile gives the same numbers (both run the same chain per element).
+// Our kernels: with AVX-512, the 32-column tile, or the 16-column one for products at most 16 columns wide (a
+// Winograd convolution of one small image); all give the same numbers (the same chain per element).
 void gemm_ours(GemmKernel kernel, int m, int n, int k, ASource a, MatrixView b, float* c, long ldc, bool accumulate) {
   if (kernel == GemmKernel::avx512 && n > 16)
     return gemm_blocked<32>(kernel_avx512, m, n, k, a, b, c, ldc, accumulate);
+  if (kernel == GemmKernel::avx512)
+    return gemm_blocked<16, 2 * kMR>(kernel_avx512_narrow, m, n, k, a, b, c, ldc, accumulate);
   gemm_blocked<16>(kernel_avx2, m, n, k, a, b, c, ldc, accumulate);
 }
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -289,23 +290,64 @@ bool use_winograd(const ConvGeometry& g) { return current() == ConvAlgorithm::au
 ConvAlgorithm conv_algorithm() { return current(); }
 void set_conv_algorithm(ConvAlgorithm algorithm) { chosen.store(int(algorithm)); }
 
+WinogradFilterCache::Slot WinogradFilterCache::slot(const float* w, size_t count, bool backward, size_t bytes) {
+  const std::lock_guard<std::mutex> lock(mutex_);
+  Entry& e = entries_[w];
+  if (e.copy.size() != count || std::memcmp(e.copy.data(), w, count * sizeof(float)) != 0) {
+    e.copy.assign(w, w + count);
+    ++e.version;
+    for (Direction& d : e.direction) {
+      stored_bytes_ -= d.bytes;
+      d.filters.reset();
+      d.bytes = 0;
+    }
+  }
+  Direction& d = e.direction[backward ? 1 : 0];
+  if (d.filters) return {d.filters.get(), false};
+  if (d.seen == e.version && stored_bytes_ + bytes <= kBudgetBytes) {  // unchanged since this direction's last call
+    d.filters = std::make_unique<WinogradFilters>();
+    d.bytes = bytes;
+    stored_bytes_ += bytes;
+    return {d.filters.get(), true};
+  }
+  d.seen = e.version;
+  return {nullptr, true};
+}
+
+size_t WinogradFilterCache::stored_bytes() {
+  const std::lock_guard<std::mutex> lock(mutex_);
+  return stored_bytes_;
+}
+
+void WinogradFilterCache::forget(const float* begin, const float* end) {
+  const std::lock_guard<std::mutex> lock(mutex_);
+  for (auto it = entries_.lower_bound(begin); it != entries_.end() && it->first < end;) {
+    for (const Direction& d : it->second.direction) stored_bytes_ -= d.bytes;
+    it = entries_.erase(it);
+  }
+}
+
 void WinogradConv::forward(float* y, const float* x, const float* w, const ConvGeometry& g, int threads,
                            const ConvEpilogue* epilogue) {
-  transform_filters(w, g.k, g.c, false, threads);
-  convolve(y, x, g.n, g.c, g.k, g.h, g.w, threads, epilogue);
+  convolve(filters(w, g.k, g.c, false, threads), y, x, g.n, g.c, g.k, g.h, g.w, threads, epilogue);
 }
 
 void WinogradConv::backward_data(float* dx, const float* dy, const float* w, const ConvGeometry& g, int threads) {
-  transform_filters(w, g.c, g.k, true, threads);
-  convolve(dx, dy, g.n, g.k, g.c, g.h, g.w, threads, nullptr);
+  convolve(filters(w, g.c, g.k, true, threads), dx, dy, g.n, g.k, g.c, g.h, g.w, threads, nullptr);
 }
 
-void WinogradConv::transform_filters(const float* w, int out_c, int in_c, bool backward, int threads) {
-  for (PackedMatrix& u : packed_) u.shape(out_c, in_c);
+const WinogradFilters& WinogradConv::filters(const float* w, int out_c, int in_c, bool backward, int threads) {
   constexpr int kRows = PackedMatrix::kStripRows;
   const int strips = (out_c + kRows - 1) / kRows;
+  const size_t bytes = sizeof(float) * 36 * size_t(strips) * kRows * size_t(in_c);
+  const WinogradFilterCache::Slot slot = cache_.slot(w, size_t(out_c) * in_c * 9, backward, bytes);
+  WinogradFilters& u = slot.filters ? *slot.filters : packed_;
+  if (slot.transform) {
+    for (PackedMatrix& m : u) m.shape(out_c, in_c);
 #pragma omp parallel for schedule(static) num_threads(threads)
-  for (int s = 0; s < strips; ++s) transform_filter_strip(packed_.data(), w, out_c, in_c, backward, s * kRows);
+    for (int s = 0; s < strips; ++s) transform_filter_strip(u.data(), w, out_c, in_c, backward, s * kRows);
+  }
+  return u;
 }
 
 int WinogradConv::plan_tiles(int n, int in_c, int out_c, int h, int w) {
@@ -325,8 +367,8 @@ int WinogradConv::plan_tiles(int n, int in_c, int out_c, int h, int w) {
   return chunk;
 }
 
-void WinogradConv::convolve(float* out, const float* in, int n, int in_c, int out_c, int h, int w, int threads,
-                            const ConvEpilogue* epilogue) {
+void WinogradConv::convolve(const WinogradFilters& u, float* out, const float* in, int n, int in_c, int out_c, int h,
+                            int w, int threads, const ConvEpilogue* epilogue) {
   const int chunk = plan_tiles(n, in_c, out_c, h, w), total = int(table_.size());
   float* v = tiles_.data();
   float* m = products_.data();
@@ -338,7 +380,7 @@ void WinogradConv::convolve(float* out, const float* in, int n, int in_c, int ou
     for (int c = 0; c < in_c; ++c) transform_input_tiles(v, chunk, in, in_c, h, w, tiles, count, c);
 #pragma omp for schedule(static)
     for (int xi = 0; xi < 36; ++xi)
-      gemm(packed_[size_t(xi)], count, {v + size_t(xi) * chunk, 36L * chunk, 1}, m + size_t(xi) * chunk,
+      gemm(u[size_t(xi)], count, {v + size_t(xi) * chunk, 36L * chunk, 1}, m + size_t(xi) * chunk,
            36L * chunk, false);
 #pragma omp for schedule(static)
     for (int k = 0; k < out_c; ++k) transform_output_tiles(out, out_c, h, w, m, chunk, tiles, count, k, epilogue);

@@ -12,6 +12,9 @@
 #pragma once
 
 #include <array>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <vector>
 
 #include "core/backend.h"
@@ -41,6 +44,46 @@ struct WinogradTile {
   int n, row, col;
 };
 
+// The 36 matrices U_xi of a convolution's transformed filters, each in the sgemm's packed form.
+using WinogradFilters = std::array<PackedMatrix, 36>;
+
+// Transformed filters kept between calls while their weights stay the same: the teacher's always, the student's
+// outside training. At a batch of one, transforming a layer3 convolution's 256 x 256 filters (9.4 MB of U) costs
+// more than its products. Sameness is checked by content, on every call, against a copy of the weights (a memcmp of
+// at most 2.4 MB), never assumed from a pointer, so weights written in place by anyone are always seen. U is stored
+// on the second call in a row (of the same direction) that finds the weights unchanged, so weights rewritten every
+// step, the student's in training, are never stored; and within kBudgetBytes.
+class WinogradFilterCache {
+ public:
+  static constexpr size_t kBudgetBytes = size_t(256) << 20;
+
+  // Where the call's U comes from: `filters` (nullptr: the caller's scratch), to be transformed first or not.
+  struct Slot {
+    WinogradFilters* filters;
+    bool transform;
+  };
+  // For the filters `w` (count values) in one direction; `bytes` is what storing their U takes.
+  Slot slot(const float* w, size_t count, bool backward, size_t bytes);
+  // Drops the entries of weights in [begin, end) (memory being released).
+  void forget(const float* begin, const float* end);
+  size_t stored_bytes();
+
+ private:
+  struct Direction {
+    unsigned seen = 0;                         // the weights' version at this direction's last call
+    std::unique_ptr<WinogradFilters> filters;  // U for the current version, once stored
+    size_t bytes = 0;
+  };
+  struct Entry {
+    std::vector<float> copy;  // the weights as last seen
+    unsigned version = 0;     // counts the changes seen
+    Direction direction[2];   // forward, backward data
+  };
+  std::mutex mutex_;  // forget() comes from release(), which another thread may call during an op
+  std::map<const float*, Entry> entries_;  // by address, for forget()'s range
+  size_t stored_bytes_ = 0;
+};
+
 // Scratch and entry points: one per backend, used by one op at a time (its threads share it).
 class WinogradConv {
  public:
@@ -54,13 +97,19 @@ class WinogradConv {
   // whose sums over tiles are again 36 matrix products (S_xi^T = X_xi DY_xi^T).
   void backward_filter(float* dw, const float* dy, const float* x, const ConvGeometry& g, int threads);
 
+  // The weights in [begin, end) are going away: their cached transforms with them.
+  void forget(const float* begin, const float* end) { cache_.forget(begin, end); }
+  WinogradFilterCache& cache() { return cache_; }
+
  private:
-  void transform_filters(const float* w, int out_c, int in_c, bool for_backward, int threads);
-  void convolve(float* out, const float* in, int n, int in_c, int out_c, int h, int w, int threads,
-                const ConvEpilogue* epilogue);
+  // U of w for this call: from the cache, or transformed into the cache or into packed_.
+  const WinogradFilters& filters(const float* w, int out_c, int in_c, bool backward, int threads);
+  void convolve(const WinogradFilters& u, float* out, const float* in, int n, int in_c, int out_c, int h, int w,
+                int threads, const ConvEpilogue* epilogue);
   int plan_tiles(int n, int in_c, int out_c, int h, int w);  // fills table_, sizes the chunks; returns T
 
-  std::array<PackedMatrix, 36> packed_;  // U_xi, written in the sgemm's packed form
+  WinogradFilters packed_;  // U of the calls the cache does not serve
+  WinogradFilterCache cache_;
   std::vector<WinogradTile> table_;     // every tile of the batch
   // One chunk's V [in_c][36][T] and M [out_c][36][T]: a channel's 36 rows side by side, so that a transform
   // reads or writes one block (V_xi and M_xi are matrices with rows 36 T apart).
