@@ -176,3 +176,45 @@ TEST_CASE("trunk: an eval-only plan (shared activation buffers) gives a training
   // The shared buffers hold less than a third of what a training plan keeps per image.
   CHECK(eval_only.bytes_per_image(64, 64, false) * 3 < training.bytes_per_image(64, 64, true));
 }
+
+TEST_CASE("model: teacher and student side by side on two halves of the threads give the sequential numbers",
+          "[model]") {
+  const int batch = 3, size = 64;
+  const std::vector<float> input = test::random_vector(size_t(batch) * 3 * size * size, 21, -2.0f, 2.0f);
+  struct Run {
+    std::vector<float> losses, params, maps;
+  };
+  // Two training steps (unless !train), then the anomaly maps of the batch and of its first image alone.
+  auto run = [&](int threads, bool side_by_side, bool train) {
+    BackendOptions options;
+    options.threads = threads;
+    CpuBackend cpu(options);
+    cpu.set_side_by_side(side_by_side);
+    StfpmModel model(cpu, Recipe{});
+    model.teacher().init_student(11);  // random trunks: the check is about the schedules agreeing
+    model.student().init_student(12);
+    if (train) model.plan_training(batch, size, size);
+    else model.plan_inference(batch, size, size);
+    Buffer x(cpu, input.size());
+    x.upload(input);
+    Run r;
+    if (train) {
+      for (int step = 0; step < 2; ++step) r.losses.push_back(model.train_step(x.data(), batch));
+      r.params = download(cpu, model.student().params(), model.student().parameter_count());
+    }
+    Buffer map(cpu, size_t(batch) * size * size);
+    for (const int n : {batch, 1}) {
+      model.anomaly_maps(map.data(), nullptr, x.data(), n, size, size);
+      const std::vector<float> m = download(cpu, map.data(), size_t(n) * size * size);
+      r.maps.insert(r.maps.end(), m.begin(), m.end());
+    }
+    return r;
+  };
+  const Run sequential = run(2, false, true), side = run(2, true, true);
+  CHECK(side.losses == sequential.losses);
+  CHECK(side.params == sequential.params);
+  CHECK(side.maps == sequential.maps);
+  // Inference does not depend on the thread count at all (a training step's sums over threads do).
+  CHECK(run(1, false, false).maps == run(2, true, false).maps);
+  CHECK(run(3, true, false).maps == run(2, true, false).maps);
+}

@@ -13,6 +13,12 @@ void Backend::conv_bn_forward_eval(float* y, const float* x, const float* w, con
   if (relu) relu_forward(y, y, g.out_dims().count());
 }
 
+void Backend::run_side_by_side(const std::function<void(Backend&)>& first,
+                               const std::function<void(Backend&)>& second) {
+  first(*this);
+  second(*this);
+}
+
 namespace {
 const BackendModule* linked_cuda = nullptr;  // set by static initializers, before main
 }  // namespace

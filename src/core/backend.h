@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -99,6 +100,14 @@ class Backend {
   // A device-side timer for `stfpm profile`, or nullptr where the host clock around a call is the op's time
   // (the CPU backend runs every op before returning).
   virtual std::unique_ptr<DeviceTimer> make_timer() { return nullptr; }
+
+  // ---- concurrency --------------------------------------------------------------------------------------
+  // Runs two independent sequences of ops (the teacher's and the student's forward pass), each issuing its ops on
+  // the Backend it is handed, which shares this one's memory, and returns when both are done. This default runs
+  // them one after the other on this backend; the CPU backend runs them side by side on two halves of its
+  // threads (CpuBackend::run_side_by_side), with the same numbers.
+  virtual void run_side_by_side(const std::function<void(Backend&)>& first,
+                                const std::function<void(Backend&)>& second);
 
   // ---- planning -----------------------------------------------------------------------------------------
   // Called once for every convolution geometry (at the largest batch) before the first step, so the backend can

@@ -9,6 +9,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <new>
 #include <stdexcept>
 
@@ -20,6 +21,27 @@ CpuBackend::CpuBackend(const BackendOptions& options)
     : threads_(options.threads > 0 ? options.threads : omp_get_num_procs()), scratch_(threads_) {
   const TeamSize keep_callers(omp_get_max_threads());  // OpenBLAS's OpenMP build also sets the caller's team size
   openblas_set_num_threads(threads_);
+}
+
+CpuBackend::CpuBackend(int threads, Half) : threads_(threads), scratch_(threads_) {}
+
+void CpuBackend::run_side_by_side(const std::function<void(Backend&)>& first,
+                                  const std::function<void(Backend&)>& second) {
+  if (threads_ < 2 || !side_by_side_) return Backend::run_side_by_side(first, second);
+  if (!worker_) {
+    halves_[0] = std::unique_ptr<CpuBackend>(new CpuBackend(threads_ / 2, Half{}));
+    halves_[1] = std::unique_ptr<CpuBackend>(new CpuBackend(threads_ - threads_ / 2, Half{}));
+    worker_ = std::make_unique<WorkerThread>();
+  }
+  worker_->start([&] { second(*halves_[1]); });
+  std::exception_ptr error;
+  try {
+    first(*halves_[0]);
+  } catch (...) {
+    error = std::current_exception();
+  }
+  worker_->wait();  // rethrows the second's exception
+  if (error) std::rethrow_exception(error);
 }
 
 CpuBackend::TeamSize::TeamSize(int threads) : saved(omp_get_max_threads()) { omp_set_num_threads(threads); }
@@ -59,6 +81,8 @@ void CpuBackend::release(float* p) {
     }
   }
   winograd_.forget(p, p + count);  // a later allocation here holds other weights
+  for (const std::unique_ptr<CpuBackend>& half : halves_)
+    if (half) half->winograd_.forget(p, p + count);
   std::free(p);
 }
 

@@ -82,7 +82,9 @@ class ResNet18Trunk {
   // x (n, 3, H, W) in backend memory, n <= max_batch. train: BatchNorm uses batch statistics and updates the
   // running ones (and activations are kept for backward); eval: running statistics. x must stay valid until
   // backward() returns.
-  Features forward(const float* x, int n, bool train);
+  Features forward(const float* x, int n, bool train) { return forward(x, n, train, backend_); }
+  // The same with its ops issued on `on`, a backend sharing this one's memory (Backend::run_side_by_side).
+  Features forward(const float* x, int n, bool train, Backend& on);
   // Backpropagates d(loss)/d(features) (each (n, C_l, H_l, W_l), backend memory) through the last train-mode
   // forward; accumulates into grads(). Call zero_grad() first.
   void backward(const std::array<const float*, 3>& feature_grads);
@@ -119,7 +121,7 @@ class ResNet18Trunk {
   struct EvalBuffers;
   EvalBuffers eval_buffers(const std::vector<ConvGeometry>& geoms) const;
   // The unit's conv, BatchNorm and (relu) ReLU on `images` images (0: the whole batch).
-  void conv_bn_forward(size_t unit, const float* x, bool train, bool relu, int images = 0);
+  void conv_bn_forward(Backend& on, size_t unit, const float* x, bool train, bool relu, int images = 0);
   void conv_bn_backward(size_t unit, float* dx, float* dz, const float* dy);
   void block_backward(size_t block, float* dout, float* dx, float* scratch1, float* scratch2);
 

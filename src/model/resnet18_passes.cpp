@@ -153,7 +153,7 @@ void ResNet18Trunk::plan(int max_batch, int height, int width, bool train) {
   planned_train_ = train;
 }
 
-void ResNet18Trunk::conv_bn_forward(size_t unit, const float* x, bool train, bool relu, int images) {
+void ResNet18Trunk::conv_bn_forward(Backend& on, size_t unit, const float* x, bool train, bool relu, int images) {
   Unit& u = units_[unit];
   const ConvBn& c = convs_[unit];
   const ConvGeometry g = u.geom_at(images > 0 ? images : batch_);
@@ -164,17 +164,17 @@ void ResNet18Trunk::conv_bn_forward(size_t unit, const float* x, bool train, boo
   float* mean = data_of(table_[c.mean]);
   float* var = data_of(table_[c.var]);
   if (!train) {  // one op, which a backend may fuse; a is written directly
-    backend_.conv_bn_forward_eval(u.a, x, data_of(table_[c.weight]), g, BatchNormEval{gamma, beta, mean, var, kBnEps},
+    on.conv_bn_forward_eval(u.a, x, data_of(table_[c.weight]), g, BatchNormEval{gamma, beta, mean, var, kBnEps},
                                   relu);
     return;
   }
-  backend_.conv_forward(u.z, x, data_of(table_[c.weight]), g);
-  backend_.batchnorm_forward_train(u.a, u.save_mean, u.save_invstd, mean, var, u.z, gamma, beta, d, kBnMomentum,
+  on.conv_forward(u.z, x, data_of(table_[c.weight]), g);
+  on.batchnorm_forward_train(u.a, u.save_mean, u.save_invstd, mean, var, u.z, gamma, beta, d, kBnMomentum,
                                    kBnEps);
-  if (relu) backend_.relu_forward(u.a, u.a, d.count());
+  if (relu) on.relu_forward(u.a, u.a, d.count());
 }
 
-Features ResNet18Trunk::forward(const float* x, int n, bool train) {
+Features ResNet18Trunk::forward(const float* x, int n, bool train, Backend& on) {
   if (units_.empty()) throw std::logic_error("ResNet18Trunk::forward before plan()");
   if (n < 1 || n > max_batch_)
     throw std::invalid_argument("batch of " + std::to_string(n) + " images, planned for at most " +
@@ -192,26 +192,26 @@ Features ResNet18Trunk::forward(const float* x, int n, bool train) {
   const size_t image_pooled = size_t(pool_.c) * pool_.out_h() * pool_.out_w();
   for (int first = 0; first < n; first += stem_images) {
     const int count = std::min(stem_images, n - first);
-    conv_bn_forward(0, x + size_t(first) * image_in, train, true, count);
+    conv_bn_forward(on, 0, x + size_t(first) * image_in, train, true, count);
     PoolGeometry pool = pool_;
     pool.n = count;
-    backend_.maxpool_forward(pool_out_ + size_t(first) * image_pooled, stem.a, pool);
+    on.maxpool_forward(pool_out_ + size_t(first) * image_pooled, stem.a, pool);
   }
 
   const float* in = pool_out_;
   for (const Block& b : blocks_) {
-    conv_bn_forward(b.conv1, in, train, true);
+    conv_bn_forward(on, b.conv1, in, train, true);
     Unit& u1 = units_[b.conv1];
-    conv_bn_forward(b.conv2, u1.a, train, false);
+    conv_bn_forward(on, b.conv2, u1.a, train, false);
     Unit& u2 = units_[b.conv2];
     const size_t count = u2.geom_at(n).out_dims().count();
     const float* identity = in;
     if (b.downsample >= 0) {
-      conv_bn_forward(size_t(b.downsample), in, train, false);
+      conv_bn_forward(on, size_t(b.downsample), in, train, false);
       identity = units_[size_t(b.downsample)].a;
     }
-    backend_.add(u2.a, u2.a, identity, count);
-    backend_.relu_forward(u2.a, u2.a, count);
+    on.add(u2.a, u2.a, identity, count);
+    on.relu_forward(u2.a, u2.a, count);
     in = u2.a;
   }
 

@@ -59,8 +59,15 @@ std::vector<FeaturePair> StfpmModel::used_levels(const Features& t, const Featur
 }
 
 float StfpmModel::train_step(const float* x, int n, const Features* teacher) {
-  const Features& t = teacher_out_ = teacher ? *teacher : teacher_.forward(x, n, false);
-  const Features& s = student_out_ = student_.forward(x, n, true);
+  if (teacher) {
+    teacher_out_ = *teacher;
+    student_out_ = student_.forward(x, n, true);
+  } else {  // independent until the loss: a backend may run them side by side
+    backend_.run_side_by_side([&](Backend& on) { teacher_out_ = teacher_.forward(x, n, false, on); },
+                              [&](Backend& on) { student_out_ = student_.forward(x, n, true, on); });
+  }
+  const Features& t = teacher_out_;
+  const Features& s = student_out_;
   backend_.fill(loss_.data(), 0.0f, 1);
   const std::vector<FeaturePair> pairs = used_levels(t, s);
   for (size_t i = 0; i < pairs.size(); ++i)
@@ -79,8 +86,11 @@ float StfpmModel::train_step(const float* x, int n, const Features* teacher) {
 }
 
 void StfpmModel::anomaly_maps(float* map, float* level_maps, const float* x, int n, int out_h, int out_w) {
-  const Features& t = teacher_out_ = teacher_.forward(x, n, false);
-  const Features& s = student_out_ = student_.forward(x, n, false);
+  // The two trunks are independent until the map: a backend may run them side by side.
+  backend_.run_side_by_side([&](Backend& on) { teacher_out_ = teacher_.forward(x, n, false, on); },
+                            [&](Backend& on) { student_out_ = student_.forward(x, n, false, on); });
+  const Features& t = teacher_out_;
+  const Features& s = student_out_;
   backend_.anomaly_map(map, level_maps, used_levels(t, s), out_h, out_w);
 }
 
