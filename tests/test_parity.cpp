@@ -12,6 +12,7 @@
 // Run with STFPM_TEST_VERBOSE=1 to print every tensor's error.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -202,12 +203,25 @@ TEST_CASE("model: teacher and student side by side on two halves of the threads 
       for (int step = 0; step < 2; ++step) r.losses.push_back(model.train_step(x.data(), batch));
       r.params = download(cpu, model.student().params(), model.student().parameter_count());
     }
-    Buffer map(cpu, size_t(batch) * size * size);
+    Buffer map(cpu, size_t(batch) * size * size), level_maps(cpu, 3 * size_t(batch) * size * size);
     for (const int n : {batch, 1}) {
-      model.anomaly_maps(map.data(), nullptr, x.data(), n, size, size);
-      const std::vector<float> m = download(cpu, map.data(), size_t(n) * size * size);
-      r.maps.insert(r.maps.end(), m.begin(), m.end());
+      for (const bool levels : {false, true}) {
+        model.anomaly_maps(map.data(), levels ? level_maps.data() : nullptr, x.data(), n, size, size);
+        std::vector<float> m = download(cpu, map.data(), size_t(n) * size * size);
+        CHECK(std::all_of(m.begin(), m.end(), [](float v) { return std::isfinite(v) && v > 0.0f; }));
+        if (levels) {
+          const std::vector<float> l = download(cpu, level_maps.data(), 3 * size_t(n) * size * size);
+          m.insert(m.end(), l.begin(), l.end());
+        }
+        r.maps.insert(r.maps.end(), m.begin(), m.end());
+      }
     }
+    // Each image's map is the one it gets alone: the last image of the batch, run by itself.
+    const size_t plane = size_t(size) * size;
+    model.anomaly_maps(map.data(), nullptr, x.data(), batch, size, size);
+    const std::vector<float> in_batch = download(cpu, map.data() + (batch - 1) * plane, plane);
+    model.anomaly_maps(map.data(), nullptr, x.data() + (batch - 1) * 3 * plane, 1, size, size);
+    CHECK(download(cpu, map.data(), plane) == in_batch);
     return r;
   };
   const Run sequential = run(2, false, true), side = run(2, true, true);

@@ -89,9 +89,25 @@ void StfpmModel::anomaly_maps(float* map, float* level_maps, const float* x, int
   // The two trunks are independent until the map: a backend may run them side by side.
   backend_.run_side_by_side([&](Backend& on) { teacher_out_ = teacher_.forward(x, n, false, on); },
                             [&](Backend& on) { student_out_ = student_.forward(x, n, false, on); });
-  const Features& t = teacher_out_;
-  const Features& s = student_out_;
-  backend_.anomaly_map(map, level_maps, used_levels(t, s), out_h, out_w);
+  const std::vector<FeaturePair> levels = used_levels(teacher_out_, student_out_);
+  if (n > 1 && level_maps) return backend_.anomaly_map(map, level_maps, levels, out_h, out_w);
+  // On the halves too: the images' maps are independent, so each half takes some (a single image's on the first
+  // half alone), and the whole backend's threads stay out of the step (CpuBackend: an idle team between the
+  // halves' jobs would spin against them). level_maps is (L, N, H, W): only a whole batch writes it at once.
+  const int first_count = (n + 1) / 2;
+  auto range = [&](Backend& on, int first, int count) {
+    if (count == 0) return;
+    std::vector<FeaturePair> part = levels;
+    for (FeaturePair& f : part) {
+      const size_t offset = size_t(first) * f.dims.c * f.dims.plane();
+      f.teacher += offset;
+      f.student += offset;
+      f.dims.n = count;
+    }
+    on.anomaly_map(map + size_t(first) * out_h * out_w, n == 1 ? level_maps : nullptr, part, out_h, out_w);
+  };
+  backend_.run_side_by_side([&](Backend& on) { range(on, 0, first_count); },
+                            [&](Backend& on) { range(on, first_count, n - first_count); });
 }
 
 }  // namespace stfpm
