@@ -130,6 +130,8 @@ Json report_json(const ProfileReport& r) {
               {"steps", r.steps},
               {"step_ms", r.step_ms},
               {"images_per_second", r.images_per_second},
+              {"unprofiled_step_ms", r.unprofiled_step_ms},
+              {"unprofiled_images_per_second", r.unprofiled_images_per_second},
               {"ceiling_gflops", r.ceiling_gflops},
               {"ceiling_gbps", r.ceiling_gbps},
               {"rows", rows}};
@@ -205,10 +207,11 @@ ProfileReport profile(const ProfileConfig& config, const ProgressCallback& progr
   Buffer x(prof, pixels.size()), map(prof, host_map.size());
 
   HostTimes host;
-  std::vector<double> step_seconds;
-  report.update("profiling " + config.pass, 0, size_t(config.warmup + config.steps), "", "steps");
-  for (int step = 0; step < config.warmup + config.steps; ++step) {
-    const bool timed = step >= config.warmup;
+  std::vector<double> step_seconds, unprofiled_seconds;
+  const int total_steps = config.warmup + 2 * config.steps;  // warm-up, profiled, unprofiled
+  report.update("profiling " + config.pass, 0, size_t(total_steps), "", "steps");
+  for (int step = 0; step < total_steps; ++step) {
+    const bool timed = step >= config.warmup && step < config.warmup + config.steps;
     prof.set_recording(timed);
     backend->synchronize();
     const auto start = Clock::now();
@@ -222,10 +225,11 @@ ProfileReport profile(const ProfileConfig& config, const ProgressCallback& progr
     }
     backend->synchronize();
     if (timed) step_seconds.push_back(seconds_since(start));
-    report.update("profiling " + config.pass, size_t(step + 1), size_t(config.warmup + config.steps), "", "steps");
+    if (step >= config.warmup + config.steps) unprofiled_seconds.push_back(seconds_since(start));
+    report.update("profiling " + config.pass, size_t(step + 1), size_t(total_steps), "", "steps");
   }
   prof.set_recording(false);
-  report.finished("profiling " + config.pass, size_t(config.warmup + config.steps), "", "steps");
+  report.finished("profiling " + config.pass, size_t(total_steps), "", "steps");
   report.message("measuring the ceilings (sgemm, copy)");
 
   ProfileReport out;
@@ -238,6 +242,10 @@ ProfileReport profile(const ProfileConfig& config, const ProgressCallback& progr
   for (double t : step_seconds) total += t;
   out.step_ms = 1000 * total / config.steps;
   out.images_per_second = n * config.steps / total;
+  double unprofiled = 0;
+  for (double t : unprofiled_seconds) unprofiled += t;
+  out.unprofiled_step_ms = 1000 * unprofiled / config.steps;
+  out.unprofiled_images_per_second = n * config.steps / unprofiled;
   measure_ceilings(*backend, out);
 
   std::vector<ProfilingBackend::Record> records_timed = prof.records();

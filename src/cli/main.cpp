@@ -111,8 +111,11 @@ void print_test(const TestResult& r, const std::string& category) {
 void print_profile(const ProfileReport& r) {
   std::printf("%s pass, batch %d, %dx%d, %d timed steps on %s\n", r.pass.c_str(), r.batch_size, r.size, r.size,
               r.steps, r.device.c_str());
-  std::printf("step %.3f ms (%.2f img/s); ceilings: sgemm %.1f GFLOP/s, copy %.1f GB/s\n\n", r.step_ms,
+  std::printf("step %.3f ms (%.2f img/s); ceilings: sgemm %.1f GFLOP/s, copy %.1f GB/s\n", r.step_ms,
               r.images_per_second, r.ceiling_gflops, r.ceiling_gbps);
+  std::printf("without the profiler: %.3f ms per step (%.2f img/s; ops untimed, teacher and student side by side "
+              "where the backend runs them so)\n\n",
+              r.unprofiled_step_ms, r.unprofiled_images_per_second);
   std::printf("%-26s %-30s %6s %10s %10s %6s %8s %8s %8s\n", "op", "layer", "calls", "median ms", "ms/step",
               "share", "GFLOP/s", "GB/s", "ceiling");
   auto cell = [](double v, const char* format) {

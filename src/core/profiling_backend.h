@@ -32,6 +32,13 @@ class ProfilingBackend : public Backend {
   // Names the layer whose weight (or gradient, or gamma) lives at `p`.
   void name(const float* p, const std::string& layer) { names_[p] = layer; }
   void set_recording(bool on) { recording_ = on; }
+  // Recording: one sequence after the other on this backend, so that each op is timed alone and the rows add up
+  // to the step. Not recording: the inner backend's own way (side by side on the CPU), the step a run gets.
+  void run_side_by_side(const std::function<void(Backend&)>& first,
+                        const std::function<void(Backend&)>& second) override {
+    if (!recording_) return inner_.run_side_by_side(first, second);
+    Backend::run_side_by_side(first, second);
+  }
   // The records in order of first call.
   const std::vector<Record>& records() const { return records_; }
   void clear() { records_.clear(), index_.clear(); }
