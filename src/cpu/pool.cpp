@@ -50,24 +50,28 @@ STFPM_VECTOR_CLONES void row_maxima(float* out, const float* row, const PoolGeom
   }
 }
 
-// Each output row: the maxima of its window's first input row, then of each later row, combined.
+// Each output row: the maxima down each input column over the window's rows (whole rows, vectorized), then
+// row_maxima across them. The same maxima as a row-major scan of each window (a NaN wins either way); only which
+// of two equal zeros of opposite sign is kept may differ.
 STFPM_VECTOR_CLONES void maxpool(float* y, const float* x, const PoolGeometry& g) {
   const int oh = g.out_h(), ow = g.out_w();
 #pragma omp parallel
   {
-    std::vector<float> row(static_cast<size_t>(ow));  // one later input row's maxima
+    std::vector<float> down(static_cast<size_t>(g.w));  // the maxima down each column
 #pragma omp for schedule(static)
     for (int nc = 0; nc < g.n * g.c; ++nc) {
       const float* plane = x + size_t(nc) * g.h * g.w;
       float* out = y + size_t(nc) * oh * ow;
       for (int i = 0; i < oh; ++i) {
         const Window win = window_of(g, i, 0);
-        float* o = out + size_t(i) * ow;
-        row_maxima(o, plane + size_t(win.h0) * g.w, g, ow);
+        float* d = down.data();
+        const float* first = plane + size_t(win.h0) * g.w;
+        for (int q = 0; q < g.w; ++q) d[q] = first[q];
         for (int h = win.h0 + 1; h < win.h1; ++h) {
-          row_maxima(row.data(), plane + size_t(h) * g.w, g, ow);
-          for (int j = 0; j < ow; ++j) o[j] = later_max(o[j], row[size_t(j)]);
+          const float* row = plane + size_t(h) * g.w;
+          for (int q = 0; q < g.w; ++q) d[q] = later_max(d[q], row[q]);
         }
+        row_maxima(out + size_t(i) * ow, d, g, ow);
       }
     }
   }
