@@ -48,16 +48,6 @@ ConvAlgorithm current() {
 // The 1-D transforms, each on kLanes columns at once: six (or three) values per lane, `in_step` floats apart in,
 // `out_step` floats apart out (a row of a 6x6 lane grid is 1 * kLanes apart, a column 6 * kLanes).
 
-// B^T z: the input tile transform of six values, written `step` floats apart.
-inline void input_6(float z0, float z1, float z2, float z3, float z4, float z5, float* o, size_t step) {
-  o[0] = 4.0f * z0 - 5.0f * z2 + z4;
-  o[step] = (z3 + z4) - 4.0f * (z1 + z2);
-  o[2 * step] = (z4 - z3) + 4.0f * (z1 - z2);
-  o[3 * step] = (z4 - z2) + 2.0f * (z3 - z1);
-  o[4 * step] = (z4 - z2) - 2.0f * (z3 - z1);
-  o[5 * step] = 4.0f * z1 - 5.0f * z3 + z5;
-}
-
 // A^T m: the output transform, six values to four.
 inline void output_1d(const float* m, int in_step, float* o, int out_step) {
   for (int l = 0; l < kLanes; ++l) {
@@ -155,9 +145,27 @@ int run_length(const WinogradTile* tiles, int j0, int count) {
   return run;
 }
 
+// B^T z, the input tile transform, of six values per lane over n lanes: six rows in, six rows out, the outputs
+// distinct from everything (so that it vectorizes).
+inline void input_6_rows(const float* __restrict z0, const float* __restrict z1, const float* __restrict z2,
+                         const float* __restrict z3, const float* __restrict z4, const float* __restrict z5,
+                         float* __restrict o0, float* __restrict o1, float* __restrict o2, float* __restrict o3,
+                         float* __restrict o4, float* __restrict o5, int n) {
+  for (int q = 0; q < n; ++q) {
+    const float a0 = z0[q], a1 = z1[q], a2 = z2[q], a3 = z3[q], a4 = z4[q], a5 = z5[q];
+    o0[q] = 4.0f * a0 - 5.0f * a2 + a4;
+    o1[q] = (a3 + a4) - 4.0f * (a1 + a2);
+    o2[q] = (a4 - a3) + 4.0f * (a1 - a2);
+    o3[q] = (a4 - a2) + 2.0f * (a3 - a1);
+    o4[q] = (a4 - a2) - 2.0f * (a3 - a1);
+    o5[q] = 4.0f * a1 - 5.0f * a3 + a5;
+  }
+}
+
 // v[c][xi][j] for j < count (v's rows are `ld` long) = B^T d B of tile j's 6x6 input, channel c of `in`. A run of
-// tiles side by side shares its six input rows: they are copied once (zero in the padding), transformed down
-// the columns as whole rows, then across, four columns per tile.
+// tiles side by side shares its six input rows. They are copied once (zero in the padding), each split by column
+// phase (column 4i + p at [p][i]), so that tile j's six columns are [0..3][j] and [0..1][j + 1]: transformed
+// down the columns as whole rows, then across, every access contiguous.
 STFPM_VECTOR_CLONES void transform_input_tiles(float* v, long ld, const float* in, int in_c, int h, int w,
                                                const WinogradTile* tiles, int count, int c) {
   thread_local std::vector<float> scratch;
@@ -165,32 +173,44 @@ STFPM_VECTOR_CLONES void transform_input_tiles(float* v, long ld, const float* i
     const WinogradTile& first = tiles[j0];
     const int run = run_length(tiles, j0, count);
     const int width = 4 * run + 2, x0 = first.col - 1;  // input columns [x0, x0 + width)
-    scratch.resize(size_t(12) * width);
-    float* rows = scratch.data();           // the six input rows
-    float* down = rows + size_t(6) * width;  // B^T of each column
+    const int phase = run + 1, stride = 4 * phase;       // a phase's columns; a row in phase order
+    scratch.resize(size_t(13) * stride);
+    float* rows = scratch.data();                     // the six input rows, in phase order
+    float* down = rows + size_t(6) * stride;          // B^T of each column, in phase order
+    float* line = down + size_t(6) * stride;          // one input row in column order, zero-padded to stride
     const float* plane = in + (size_t(first.n) * in_c + c) * h * w;
     for (int a = 0; a < 6; ++a) {
-      float* row = rows + size_t(a) * width;
+      float* row = rows + size_t(a) * stride;
       const int r = first.row - 1 + a;
       if (r < 0 || r >= h) {
-        std::fill(row, row + width, 0.0f);
+        std::fill(row, row + stride, 0.0f);
         continue;
       }
       const int q0 = std::max(0, -x0), q1 = std::min(width, w - x0);  // the columns inside the plane
-      std::fill(row, row + q0, 0.0f);
-      std::copy(plane + size_t(r) * w + x0 + q0, plane + size_t(r) * w + x0 + q1, row + q0);
-      std::fill(row + q1, row + width, 0.0f);
+      std::fill(line, line + q0, 0.0f);
+      std::copy(plane + size_t(r) * w + x0 + q0, plane + size_t(r) * w + x0 + q1, line + q0);
+      std::fill(line + q1, line + stride, 0.0f);
+      float* __restrict p0 = row;
+      float* __restrict p1 = row + phase;
+      float* __restrict p2 = row + 2 * phase;
+      float* __restrict p3 = row + 3 * phase;
+      const float* __restrict in4 = line;
+      for (int i = 0; i < phase; ++i) {
+        p0[i] = in4[4 * i];
+        p1[i] = in4[4 * i + 1];
+        p2[i] = in4[4 * i + 2];
+        p3[i] = in4[4 * i + 3];
+      }
     }
-    const size_t w6 = size_t(width);
-    for (size_t q = 0; q < w6; ++q)
-      input_6(rows[q], rows[w6 + q], rows[2 * w6 + q], rows[3 * w6 + q], rows[4 * w6 + q], rows[5 * w6 + q],
-              down + q, w6);
+    float* d[6];
+    for (int k = 0; k < 6; ++k) d[k] = down + size_t(k) * stride;
+    input_6_rows(rows, rows + stride, rows + 2 * stride, rows + 3 * stride, rows + 4 * stride, rows + 5 * stride,
+                 d[0], d[1], d[2], d[3], d[4], d[5], stride);
     for (int a = 0; a < 6; ++a) {
-      const float* z = down + size_t(a) * width;
+      const float* z = d[a];
       float* o = v + (size_t(c) * 36 + a * 6) * ld + j0;
-      const size_t step = size_t(ld);  // from xi to xi + 1
-      for (int j = 0; j < run; ++j)
-        input_6(z[4 * j], z[4 * j + 1], z[4 * j + 2], z[4 * j + 3], z[4 * j + 4], z[4 * j + 5], o + j, step);
+      input_6_rows(z, z + phase, z + 2 * phase, z + 3 * phase, z + 1, z + phase + 1, o, o + ld, o + 2 * ld,
+                   o + 3 * ld, o + 4 * ld, o + 5 * ld, run);
     }
     j0 += run;
   }
