@@ -61,15 +61,22 @@ inline void output_1d(const float* m, int in_step, float* o, int out_step) {
   }
 }
 
-// A e: the output gradient's tile transform for the filter gradient, four values to six (A^T's transpose).
-inline void grad_6(float e0, float e1, float e2, float e3, float* o, size_t step) {
-  const float even = e0 + e2, odd = e1 + e3, even4 = e0 + 4.0f * e2, odd4 = e1 + 4.0f * e3;
-  o[0] = e0;
-  o[step] = even + odd;
-  o[2 * step] = even - odd;
-  o[3 * step] = even4 + 2.0f * odd4;
-  o[4 * step] = even4 - 2.0f * odd4;
-  o[5 * step] = e3;
+// A e: the output gradient's tile transform for the filter gradient, four values to six (A^T's transpose), per
+// lane over n lanes: four rows in, six rows out, the outputs distinct from everything (so that it vectorizes).
+inline void grad_6_rows(const float* __restrict e0, const float* __restrict e1, const float* __restrict e2,
+                        const float* __restrict e3, float* __restrict o0, float* __restrict o1,
+                        float* __restrict o2, float* __restrict o3, float* __restrict o4, float* __restrict o5,
+                        int n) {
+  for (int q = 0; q < n; ++q) {
+    const float a0 = e0[q], a1 = e1[q], a2 = e2[q], a3 = e3[q];
+    const float even = a0 + a2, odd = a1 + a3, even4 = a0 + 4.0f * a2, odd4 = a1 + 4.0f * a3;
+    o0[q] = a0;
+    o1[q] = even + odd;
+    o2[q] = even - odd;
+    o3[q] = even4 + 2.0f * odd4;
+    o4[q] = even4 - 2.0f * odd4;
+    o5[q] = a3;
+  }
 }
 
 // G^T s: the filter gradient's output transform, six values to three, on kLanes columns at once.
@@ -217,17 +224,19 @@ STFPM_VECTOR_CLONES void transform_input_tiles(float* v, long ld, const float* i
 }
 
 // e[k][xi][j] for j < count (e's rows are `ld` long) = A g A^T of tile j's 4x4 block of channel k of `grad`
-// (zero past the image): the output gradient's side of the filter gradient, a run of tiles at a time.
+// (zero past the image): the output gradient's side of the filter gradient, a run of tiles at a time, its rows
+// split by column phase as in transform_input_tiles.
 STFPM_VECTOR_CLONES void transform_grad_tiles(float* e, long ld, const float* grad, int out_c, int h, int w,
                                               const WinogradTile* tiles, int count, int k) {
   thread_local std::vector<float> scratch;
   for (int j0 = 0; j0 < count;) {
     const WinogradTile& first = tiles[j0];
     const int run = run_length(tiles, j0, count);
-    const int width = 4 * run;  // columns [first.col, first.col + width)
-    scratch.resize(size_t(10) * width);
-    float* rows = scratch.data();            // the four rows
-    float* down = rows + size_t(4) * width;  // A of each column
+    const int width = 4 * run;  // columns [first.col, first.col + width): `run` per phase
+    scratch.resize(size_t(11) * width);
+    float* rows = scratch.data();             // the four rows, in phase order (column 4i + p at [p][i])
+    float* down = rows + size_t(4) * width;   // A of each column, in phase order
+    float* line = down + size_t(6) * width;   // one row in column order
     const float* plane = grad + (size_t(first.n) * out_c + k) * h * w;
     for (int a = 0; a < 4; ++a) {
       float* row = rows + size_t(a) * width;
@@ -236,15 +245,28 @@ STFPM_VECTOR_CLONES void transform_grad_tiles(float* e, long ld, const float* gr
         std::fill(row, row + width, 0.0f);
         continue;
       }
-      std::copy(plane + size_t(r) * w + first.col, plane + size_t(r) * w + first.col + inside, row);
-      std::fill(row + inside, row + width, 0.0f);
+      std::copy(plane + size_t(r) * w + first.col, plane + size_t(r) * w + first.col + inside, line);
+      std::fill(line + inside, line + width, 0.0f);
+      float* __restrict p0 = row;
+      float* __restrict p1 = row + run;
+      float* __restrict p2 = row + 2 * run;
+      float* __restrict p3 = row + 3 * run;
+      const float* __restrict in4 = line;
+      for (int i = 0; i < run; ++i) {
+        p0[i] = in4[4 * i];
+        p1[i] = in4[4 * i + 1];
+        p2[i] = in4[4 * i + 2];
+        p3[i] = in4[4 * i + 3];
+      }
     }
-    const size_t wd = size_t(width);
-    for (size_t q = 0; q < wd; ++q) grad_6(rows[q], rows[wd + q], rows[2 * wd + q], rows[3 * wd + q], down + q, wd);
+    float* d[6];
+    for (int q = 0; q < 6; ++q) d[q] = down + size_t(q) * width;
+    grad_6_rows(rows, rows + width, rows + 2 * width, rows + 3 * width, d[0], d[1], d[2], d[3], d[4], d[5], width);
     for (int a = 0; a < 6; ++a) {
-      const float* z = down + size_t(a) * width;
+      const float* z = d[a];
       float* o = e + (size_t(k) * 36 + a * 6) * ld + j0;
-      for (int j = 0; j < run; ++j) grad_6(z[4 * j], z[4 * j + 1], z[4 * j + 2], z[4 * j + 3], o + j, size_t(ld));
+      grad_6_rows(z, z + run, z + 2 * run, z + 3 * run, o, o + ld, o + 2 * ld, o + 3 * ld, o + 4 * ld, o + 5 * ld,
+                  run);
     }
     j0 += run;
   }
