@@ -35,7 +35,7 @@ std::unique_ptr<Backend> make_cuda_backend(const BackendOptions& options) {
 }
 
 const BackendModule* cuda_backend_module() {
-  static const BackendModule module{STFPM_BACKEND_ABI, &cuda_device_count, &make_cuda_backend};
+  static const BackendModule module{STFPM_BACKEND_FINGERPRINT, &cuda_device_count, &make_cuda_backend};
   return &module;
 }
 

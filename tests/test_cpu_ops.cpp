@@ -233,6 +233,21 @@ TEST_CASE("cpu conv 3x3/1: transformed filters are kept while the weights stay t
     CHECK(cpu.cached_filter_bytes() == 0);
   }
 
+  // The same floats read as filters of another shape (32 x 24 instead of 24 x 32): not the stored U.
+  forward();
+  forward();
+  CHECK(cpu.cached_filter_bytes() == forward_bytes);
+  ConvGeometry other = g;
+  other.c = 24;
+  other.k = 32;
+  REQUIRE(other.weight_count() == g.weight_count());
+  const std::vector<float> x_other = random_vector(other.in_dims().count(), 303);
+  std::vector<float> y_other(other.out_dims().count()), y_other_fresh(y_other.size());
+  CpuBackend().conv_forward(y_other_fresh.data(), x_other.data(), wv.data(), other);
+  cpu.conv_forward(y_other.data(), x_other.data(), w, other);
+  CHECK(y_other == y_other_fresh);
+  CHECK(forward() == fresh(false));  // and back: transformed again, not served the other shape's U
+
   // Released weights take their transforms with them.
   forward();
   forward();

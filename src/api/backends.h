@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "core/backend.h"
 
@@ -12,6 +13,9 @@ namespace stfpm {
 bool cuda_available();
 // The default device: cuda when available, else cpu.
 DeviceKind default_device();
+// Why a CUDA backend that is installed could not be used (it did not load, or came from another build), for a
+// run that falls back to the CPU to say so; empty when there is none to tell (no module, no GPU driver).
+std::string cuda_unavailable_reason();
 // Creates a backend; throws std::runtime_error with the reason when the device is unusable.
 std::unique_ptr<Backend> make_backend(DeviceKind kind, const BackendOptions& options = {});
 

@@ -1,8 +1,6 @@
 #include "api/runtime.h"
 
-#include <dlfcn.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -21,11 +19,6 @@ bool is_file(const std::string& p) {
   return stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
-std::string folder_of(const std::string& file) {
-  const size_t slash = file.find_last_of('/');
-  return slash == std::string::npos ? "." : file.substr(0, slash);
-}
-
 // <prefix>/share/stfpm for the prefix this code runs from: relative to the shared library or program that holds
 // this function, and to the running program (so an installed tree can be moved), then the prefix configured at
 // build time.
@@ -36,18 +29,10 @@ std::vector<std::string> installed_data_folders() {
       if (f == folder) return;
     out.push_back(folder);
   };
-  Dl_info info{};
-  if (dladdr(reinterpret_cast<void*>(&installed_data_folders), &info) && info.dli_fname) {
-    if (char* real = realpath(info.dli_fname, nullptr)) {
-      const std::string folder = folder_of(real);
-      std::free(real);
-      add(folder + "/" + STFPM_LIB_TO_DATA);
-      add(folder + "/" + STFPM_BIN_TO_DATA);
-    }
+  for (const std::string& folder : binary_folders()) {
+    add(folder + "/" + STFPM_LIB_TO_DATA);
+    add(folder + "/" + STFPM_BIN_TO_DATA);
   }
-  char exe[4096];
-  const ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  if (n > 0) add(folder_of(std::string(exe, size_t(n))) + "/" + STFPM_BIN_TO_DATA);
   add(STFPM_INSTALL_DATADIR);
   return out;
 }
@@ -127,6 +112,10 @@ std::unique_ptr<Backend> make_backend(const Runtime& runtime, const Reporter& re
                           : runtime.device == Device::cuda    ? DeviceKind::cuda
                                                               : DeviceKind::cpu;
   std::unique_ptr<Backend> backend = make_backend(kind, options);
+  if (runtime.device == Device::automatic && kind == DeviceKind::cpu) {
+    const std::string why = cuda_unavailable_reason();
+    if (!why.empty()) report.message("cuda: " + why + "; running on the CPU");
+  }
   report.message("device: " + backend->describe());
   return backend;
 }

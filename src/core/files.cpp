@@ -1,10 +1,12 @@
 #include "core/files.h"
 
+#include <dlfcn.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -75,6 +77,31 @@ void ensure_writable_dir(const std::string& dir) {
   if (!out) throw std::runtime_error(dir + ": folder is not writable");
   out.close();
   std::remove(probe.c_str());
+}
+
+std::vector<std::string> binary_folders() {
+  std::vector<std::string> out;
+  auto add_folder_of = [&out](const std::string& file) {
+    if (file.empty() || file[0] != '/') return;
+    const std::string folder = file.substr(0, file.find_last_of('/'));
+    for (const std::string& f : out)
+      if (f == folder) return;
+    out.push_back(folder.empty() ? "/" : folder);
+  };
+  // dladdr names the main program by argv[0], which may be relative or a bare name: realpath resolves it
+  // against the current folder only when it names a file there, and /proc/self/exe is the program's real path.
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<void*>(&binary_folders), &info) && info.dli_fname &&
+      std::strchr(info.dli_fname, '/')) {
+    if (char* real = realpath(info.dli_fname, nullptr)) {
+      add_folder_of(real);
+      std::free(real);
+    }
+  }
+  char exe[4096];
+  const ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n > 0) add_folder_of(std::string(exe, size_t(n)));
+  return out;
 }
 
 }  // namespace stfpm

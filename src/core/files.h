@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace stfpm {
 
@@ -23,5 +24,10 @@ void set_pending_file(const std::string& path);
 void clear_pending_file(const std::string& path);
 // Removes the registered temporary file, if any. Async-signal-safe: for a signal handler about to _exit().
 void remove_pending_file() noexcept;
+
+// The folders, absolute and with links resolved, of the binary that holds this code (the program itself with a
+// static libstfpm, else libstfpm.so) and of the running program: where installed files are found relative to
+// the binaries, so that a moved prefix still works. Never a folder relative to the current one.
+std::vector<std::string> binary_folders();
 
 }  // namespace stfpm

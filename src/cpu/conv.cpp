@@ -173,6 +173,8 @@ CpuBackend::ConvScratch& CpuBackend::scratch(int thread, const ConvGeometry& g) 
 
 void CpuBackend::prepare_conv(const ConvGeometry& g) {
   for (int t = 0; t < threads_; ++t) scratch(t, g);
+  for (const std::unique_ptr<CpuBackend>& half : halves_)  // they run the forward passes side by side
+    if (half) half->prepare_conv(g);
 }
 
 void CpuBackend::conv_forward(float* y, const float* x, const float* w, const ConvGeometry& g) {

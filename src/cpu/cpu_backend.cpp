@@ -21,18 +21,20 @@ CpuBackend::CpuBackend(const BackendOptions& options)
     : threads_(options.threads > 0 ? options.threads : omp_get_num_procs()), scratch_(threads_) {
   const TeamSize keep_callers(omp_get_max_threads());  // OpenBLAS's OpenMP build also sets the caller's team size
   openblas_set_num_threads(threads_);
+  if (threads_ >= 2) {  // here, so that prepare_conv reaches them and release() reads them without a lock
+    halves_[0] = std::unique_ptr<CpuBackend>(new CpuBackend(threads_ / 2, Half{}));
+    halves_[1] = std::unique_ptr<CpuBackend>(new CpuBackend(threads_ - threads_ / 2, Half{}));
+  }
 }
 
 CpuBackend::CpuBackend(int threads, Half) : threads_(threads), scratch_(threads_) {}
 
 void CpuBackend::run_side_by_side(const std::function<void(Backend&)>& first,
                                   const std::function<void(Backend&)>& second) {
-  if (threads_ < 2 || !side_by_side_) return Backend::run_side_by_side(first, second);
-  if (!worker_) {
-    halves_[0] = std::unique_ptr<CpuBackend>(new CpuBackend(threads_ / 2, Half{}));
-    halves_[1] = std::unique_ptr<CpuBackend>(new CpuBackend(threads_ - threads_ / 2, Half{}));
-    worker_ = std::make_unique<WorkerThread>();
-  }
+  // OpenBLAS (CPUs without AVX2 + FMA) is not called from two threads at once: its buffers are shared.
+  if (!halves_[0] || !side_by_side_ || gemm_kernel() == GemmKernel::blas)
+    return Backend::run_side_by_side(first, second);
+  if (!worker_) worker_ = std::make_unique<WorkerThread>();
   worker_->start([&] { second(*halves_[1]); });
   std::exception_ptr error;
   try {
@@ -40,7 +42,11 @@ void CpuBackend::run_side_by_side(const std::function<void(Backend&)>& first,
   } catch (...) {
     error = std::current_exception();
   }
-  worker_->wait();  // rethrows the second's exception
+  try {
+    worker_->wait();  // rethrows the second's exception
+  } catch (...) {
+    if (!error) error = std::current_exception();  // the first's, when both threw
+  }
   if (error) std::rethrow_exception(error);
 }
 
@@ -84,6 +90,13 @@ void CpuBackend::release(float* p) {
   for (const std::unique_ptr<CpuBackend>& half : halves_)
     if (half) half->winograd_.forget(p, p + count);
   std::free(p);
+}
+
+size_t CpuBackend::cached_filter_bytes() {
+  size_t bytes = winograd_.cache().stored_bytes();
+  for (const std::unique_ptr<CpuBackend>& half : halves_)
+    if (half) bytes += half->cached_filter_bytes();
+  return bytes;
 }
 
 size_t CpuBackend::free_memory() const {

@@ -25,8 +25,8 @@ class CpuBackend final : public Backend {
   DeviceKind kind() const override { return DeviceKind::cpu; }
   std::string describe() const override;
   int threads() const { return threads_; }
-  // Bytes of transformed Winograd filters kept for unchanged weights (WinogradFilterCache).
-  size_t cached_filter_bytes() { return winograd_.cache().stored_bytes(); }
+  // Bytes of transformed Winograd filters kept for unchanged weights (WinogradFilterCache), the halves' included.
+  size_t cached_filter_bytes();
 
   float* allocate(size_t count) override;
   void release(float* p) override;
@@ -104,7 +104,7 @@ class CpuBackend final : public Backend {
 
   int threads_;
   bool side_by_side_ = true;
-  // run_side_by_side's halves (created on first use) and the thread that runs the second one.
+  // run_side_by_side's halves (with at least 2 threads) and the thread that runs the second one (on first use).
   std::unique_ptr<CpuBackend> halves_[2];
   std::unique_ptr<WorkerThread> worker_;
   std::mutex allocations_mutex_;

@@ -346,19 +346,29 @@ bool use_winograd(const ConvGeometry& g) { return current() == ConvAlgorithm::au
 ConvAlgorithm conv_algorithm() { return current(); }
 void set_conv_algorithm(ConvAlgorithm algorithm) { chosen.store(int(algorithm)); }
 
-WinogradFilterCache::Slot WinogradFilterCache::slot(const float* w, size_t count, bool backward, size_t bytes) {
+void WinogradFilterCache::release(Direction& d) {
+  stored_bytes_ -= d.bytes;
+  d.filters.reset();
+  d.bytes = 0;
+}
+
+WinogradFilterCache::Slot WinogradFilterCache::slot(const float* w, int out_c, int in_c, bool backward,
+                                                    size_t bytes) {
   const std::lock_guard<std::mutex> lock(mutex_);
+  const size_t count = size_t(out_c) * in_c * 9;
   Entry& e = entries_[w];
   if (e.copy.size() != count || std::memcmp(e.copy.data(), w, count * sizeof(float)) != 0) {
     e.copy.assign(w, w + count);
     ++e.version;
-    for (Direction& d : e.direction) {
-      stored_bytes_ -= d.bytes;
-      d.filters.reset();
-      d.bytes = 0;
-    }
+    for (Direction& d : e.direction) release(d);
   }
   Direction& d = e.direction[backward ? 1 : 0];
+  const int kernel = int(gemm_kernel());
+  if (d.out_c != out_c || d.in_c != in_c || d.kernel != kernel) {  // the same floats read as another shape
+    release(d);
+    d.seen = 0;
+    d.out_c = out_c, d.in_c = in_c, d.kernel = kernel;
+  }
   if (d.filters) return {d.filters.get(), false};
   if (d.seen == e.version && stored_bytes_ + bytes <= kBudgetBytes) {  // unchanged since this direction's last call
     d.filters = std::make_unique<WinogradFilters>();
@@ -368,6 +378,14 @@ WinogradFilterCache::Slot WinogradFilterCache::slot(const float* w, size_t count
   }
   d.seen = e.version;
   return {nullptr, true};
+}
+
+void WinogradFilterCache::drop(const float* w, bool backward) {
+  const std::lock_guard<std::mutex> lock(mutex_);
+  const auto it = entries_.find(w);
+  if (it == entries_.end()) return;
+  release(it->second.direction[backward ? 1 : 0]);
+  it->second.direction[backward ? 1 : 0].seen = 0;
 }
 
 size_t WinogradFilterCache::stored_bytes() {
@@ -396,10 +414,15 @@ const WinogradFilters& WinogradConv::filters(const float* w, int out_c, int in_c
   constexpr int kRows = PackedMatrix::kStripRows;
   const int strips = (out_c + kRows - 1) / kRows;
   const size_t bytes = sizeof(float) * 36 * size_t(strips) * kRows * size_t(in_c);
-  const WinogradFilterCache::Slot slot = cache_.slot(w, size_t(out_c) * in_c * 9, backward, bytes);
+  const WinogradFilterCache::Slot slot = cache_.slot(w, out_c, in_c, backward, bytes);
   WinogradFilters& u = slot.filters ? *slot.filters : packed_;
   if (slot.transform) {
-    for (PackedMatrix& m : u) m.shape(out_c, in_c);
+    try {
+      for (PackedMatrix& m : u) m.shape(out_c, in_c);
+    } catch (...) {  // out of memory: a half-shaped U must not be served later
+      if (slot.filters) cache_.drop(w, backward);
+      throw;
+    }
 #pragma omp parallel for schedule(static) num_threads(threads)
     for (int s = 0; s < strips; ++s) transform_filter_strip(u.data(), w, out_c, in_c, backward, s * kRows);
   }

@@ -62,8 +62,11 @@ class WinogradFilterCache {
     WinogradFilters* filters;
     bool transform;
   };
-  // For the filters `w` (count values) in one direction; `bytes` is what storing their U takes.
-  Slot slot(const float* w, size_t count, bool backward, size_t bytes);
+  // For the filters `w` (out_c x in_c x 3 x 3) in one direction; `bytes` is what storing their U takes. A stored
+  // U serves only the same shape and sgemm kernel (its packed form is the kernel's).
+  Slot slot(const float* w, int out_c, int in_c, bool backward, size_t bytes);
+  // The slot's transform failed (memory): its U is not kept.
+  void drop(const float* w, bool backward);
   // Drops the entries of weights in [begin, end) (memory being released).
   void forget(const float* begin, const float* end);
   size_t stored_bytes();
@@ -73,7 +76,9 @@ class WinogradFilterCache {
     unsigned seen = 0;                         // the weights' version at this direction's last call
     std::unique_ptr<WinogradFilters> filters;  // U for the current version, once stored
     size_t bytes = 0;
+    int out_c = 0, in_c = 0, kernel = -1;      // the shape and sgemm kernel of the last call
   };
+  void release(Direction& d);
   struct Entry {
     std::vector<float> copy;  // the weights as last seen
     unsigned version = 0;     // counts the changes seen

@@ -340,9 +340,9 @@ struct ProfileReport {
   int batch_size = 0, size = 0, steps = 0;
   double step_ms = 0;              // mean wall time of a timed step
   double images_per_second = 0;
-  // As many steps again without timing each op: the step a run gets. The timed steps run the teacher and the
-  // student one after the other, so that their ops are timed alone; a backend that runs them side by side (the
-  // CPU's) does so here.
+  // As many steps again (after as many warm-up steps) without timing each op: the step a run gets. The timed
+  // steps run the teacher and the student one after the other, so that their ops are timed alone; a backend that
+  // runs them side by side (the CPU's) does so here.
   double unprofiled_step_ms = 0, unprofiled_images_per_second = 0;
   double ceiling_gflops = 0;       // a 1x1 convolution of 1024 to 1024 channels over 32x32: a plain sgemm
   double ceiling_gbps = 0;         // a 128 MiB copy in backend memory (bytes read + written per second)
