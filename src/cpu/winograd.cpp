@@ -152,6 +152,22 @@ int run_length(const WinogradTile* tiles, int j0, int count) {
   return run;
 }
 
+// row[p * n + i] = line[4 * i + p] for p < 4, i < n: a row's columns by phase (modulo 4), each phase contiguous, so
+// that a tile's four columns are one lane of four rows.
+inline void split_phases(float* row, const float* line, int n) {
+  float* __restrict p0 = row;
+  float* __restrict p1 = row + n;
+  float* __restrict p2 = row + 2 * n;
+  float* __restrict p3 = row + 3 * n;
+  const float* __restrict in = line;
+  for (int i = 0; i < n; ++i) {
+    p0[i] = in[4 * i];
+    p1[i] = in[4 * i + 1];
+    p2[i] = in[4 * i + 2];
+    p3[i] = in[4 * i + 3];
+  }
+}
+
 // B^T z, the input tile transform, of six values per lane over n lanes: six rows in, six rows out, the outputs
 // distinct from everything (so that it vectorizes).
 inline void input_6_rows(const float* __restrict z0, const float* __restrict z1, const float* __restrict z2,
@@ -197,17 +213,7 @@ STFPM_VECTOR_CLONES void transform_input_tiles(float* v, long ld, const float* i
       std::fill(line, line + q0, 0.0f);
       std::copy(plane + size_t(r) * w + x0 + q0, plane + size_t(r) * w + x0 + q1, line + q0);
       std::fill(line + q1, line + stride, 0.0f);
-      float* __restrict p0 = row;
-      float* __restrict p1 = row + phase;
-      float* __restrict p2 = row + 2 * phase;
-      float* __restrict p3 = row + 3 * phase;
-      const float* __restrict in4 = line;
-      for (int i = 0; i < phase; ++i) {
-        p0[i] = in4[4 * i];
-        p1[i] = in4[4 * i + 1];
-        p2[i] = in4[4 * i + 2];
-        p3[i] = in4[4 * i + 3];
-      }
+      split_phases(row, line, phase);
     }
     float* d[6];
     for (int k = 0; k < 6; ++k) d[k] = down + size_t(k) * stride;
@@ -247,17 +253,7 @@ STFPM_VECTOR_CLONES void transform_grad_tiles(float* e, long ld, const float* gr
       }
       std::copy(plane + size_t(r) * w + first.col, plane + size_t(r) * w + first.col + inside, line);
       std::fill(line + inside, line + width, 0.0f);
-      float* __restrict p0 = row;
-      float* __restrict p1 = row + run;
-      float* __restrict p2 = row + 2 * run;
-      float* __restrict p3 = row + 3 * run;
-      const float* __restrict in4 = line;
-      for (int i = 0; i < run; ++i) {
-        p0[i] = in4[4 * i];
-        p1[i] = in4[4 * i + 1];
-        p2[i] = in4[4 * i + 2];
-        p3[i] = in4[4 * i + 3];
-      }
+      split_phases(row, line, run);
     }
     float* d[6];
     for (int q = 0; q < 6; ++q) d[q] = down + size_t(q) * width;
