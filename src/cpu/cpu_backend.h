@@ -37,11 +37,11 @@ class CpuBackend final : public Backend {
   void synchronize() override {}
   size_t free_memory() const override;  // the host's available memory
 
-  // Side by side on two half-size backends, one thread each on two cores: within one op, all the threads
-  // wait for each other at every phase of it, and the smaller the batch the more of the time that is (measured
-  // on 2 cores: inference 1.3x faster at batch 1 and 32, the same at 8). The numbers are those of a whole-size
-  // backend: no op's arithmetic depends on its thread count. set_side_by_side(false) runs them one after the
-  // other (tests compare the two).
+  // Side by side on two half-size backends, each with half the threads: within one op, all the threads wait for
+  // each other at every phase of it, and the smaller the batch the more of the time that is (measured on 2
+  // cores: inference 1.14x faster at batch 1, 1.05-1.2x at 32, the same at 8; training 1.05x at batch 32, 16%
+  // slower at 1). The numbers are those of a whole-size backend: no op's arithmetic depends on its thread count.
+  // set_side_by_side(false) runs them one after the other (tests compare the two). Not with OpenBLAS.
   void run_side_by_side(const std::function<void(Backend&)>& first,
                         const std::function<void(Backend&)>& second) override;
   void set_side_by_side(bool on) { side_by_side_ = on; }
