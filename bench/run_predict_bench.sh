@@ -8,23 +8,16 @@
 # PyTorch from its first decode to its last score (its import and model construction left out). Both favour
 # PyTorch.
 set -euo pipefail
-here=$(cd "$(dirname "$0")/.." && pwd)
 [ $# -ge 3 ] || { sed -n '2,9p' "$0" >&2; exit 2; }
 model_dir=$1 category=$2 list=$3
 shift 3
 batches=("$@")
 [ ${#batches[@]} -gt 0 ] || batches=(1 8 32)
-build=${BUILD:-$here/build}
-python=${PYTHON:-/usr/bin/python3}
-teacher=${TEACHER:-$here/../shared/weights/resnet18_imagenet.h5}
 repeat=${REPEAT:-3}
-threads=$(nproc)
+source "$(dirname "$0")/process_bench_common.sh"
 images=$(grep -c . "$list")
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 
-echo "machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $threads threads; $images images" >&2
-median() { sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+echo "machine: $cpu_name, $threads threads; $images images" >&2
 printf '%-6s %12s %14s %8s %12s %14s\n' batch "stfpm img/s" "pytorch img/s" speedup "stfpm MB" "pytorch MB" > "$tmp/table"
 for b in "${batches[@]}"; do
   for r in $(seq "$repeat"); do

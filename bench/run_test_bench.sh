@@ -7,22 +7,15 @@
 # --no_images` process (start-up, loading, metrics, reports); PyTorch from its first decode to its metrics (its
 # import and model construction left out), which favours PyTorch.
 set -euo pipefail
-here=$(cd "$(dirname "$0")/.." && pwd)
 [ $# -ge 3 ] || { sed -n '2,8p' "$0" >&2; exit 2; }
 data_dir=$1 category=$2 model_dir=$3
 shift 3
 batches=("$@")
 [ ${#batches[@]} -gt 0 ] || batches=(1 8 32)
-build=${BUILD:-$here/build}
-python=${PYTHON:-/usr/bin/python3}
-teacher=${TEACHER:-$here/../shared/weights/resnet18_imagenet.h5}
 repeat=${REPEAT:-1}
-threads=$(nproc)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+source "$(dirname "$0")/process_bench_common.sh"
 
-echo "machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $threads threads; $data_dir/$category/test" >&2
-median() { sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+echo "machine: $cpu_name, $threads threads; $data_dir/$category/test" >&2
 printf '%-6s %10s %12s %8s %12s %14s\n' batch "stfpm s" "pytorch s" speedup "stfpm MB" "pytorch MB" > "$tmp/table"
 for b in "${batches[@]}"; do
   for r in $(seq "$repeat"); do
