@@ -150,14 +150,14 @@ TEST_CASE("metrics: radix sort orders float keys like std::stable_sort orders fl
     }
     f[0] = -0.0f, f[1] = 0.0f, f[2] = INFINITY, f[3] = -INFINITY;
     std::vector<uint32_t> keys(f.size()), tags(f.size());
-    for (size_t i = 0; i < f.size(); ++i) keys[i] = detail::float_key(f[i]), tags[i] = uint32_t(i);
+    for (size_t i = 0; i < f.size(); ++i) keys[i] = float_key(f[i]), tags[i] = uint32_t(i);
     detail::radix_sort(keys, &tags);
     std::vector<uint32_t> order(f.size());
     for (size_t i = 0; i < f.size(); ++i) order[i] = uint32_t(i);
     std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return f[a] < f[b]; });
     CHECK(tags == order);  // stable: equal scores keep their input order
     bool round_trip = true;
-    for (size_t i = 0; i < f.size(); ++i) round_trip &= detail::key_float(keys[i]) == f[order[i]];
+    for (size_t i = 0; i < f.size(); ++i) round_trip &= key_float(keys[i]) == f[order[i]];
     CHECK(round_trip);
   }
 }
@@ -296,4 +296,61 @@ TEST_CASE("metrics: validation thresholds are numpy's linear quantile or the low
   CHECK_THROWS_WITH(quantile_threshold({1, NAN}, 0.5), Catch::Contains("validation score 1 is NaN"));
   CHECK_THROWS_WITH(quantile_threshold({1}, 1.5), Catch::Contains("quantile must be in [0, 1]"));
   CHECK_THROWS_WITH(max_fpr_threshold({1}, 1.0), Catch::Contains("max_fpr must be in [0, 1)"));
+}
+
+TEST_CASE("metrics: pixels sorted in runs on disk give the in-memory results to the last bit", "[metrics]") {
+  // 9 images of 24 x 20 with tied scores (quantized to 1/64, so equal keys cross run boundaries), blobs of defect
+  // pixels in some images, and one image whose map is all one value.
+  const int n = 9, h = 24, w = 20;
+  const size_t plane = size_t(h) * w;
+  std::mt19937 rng(5);
+  std::vector<float> maps(n * plane);
+  std::vector<uint8_t> masks(n * plane, 0);
+  for (size_t i = 0; i < maps.size(); ++i) maps[i] = float(rng() % 64) / 64.0f;
+  std::fill(maps.begin() + 4 * long(plane), maps.begin() + 5 * long(plane), 0.5f);
+  for (int img : {1, 2, 4, 6, 7}) {
+    // Blobs of different sizes, so that components weigh 1/3, 1/7, ...: the order of the PRO curve's sums shows
+    // in its last bits. Their scores take 8 values, so many defect pixels tie across runs.
+    for (int blob = 0; blob < 6; ++blob) {
+      const int bh = 1 + int(rng() % 5), bw = 1 + int(rng() % 4);
+      const int y0 = int(rng() % (h - bh)), x0 = int(rng() % (w - bw));
+      for (int y = y0; y < y0 + bh; ++y)
+        for (int x = x0; x < x0 + bw; ++x) {
+          const size_t p = size_t(img) * plane + size_t(y) * w + x;
+          masks[p] = 1;
+          maps[p] = 0.5f + float(rng() % 8) / 16.0f;
+        }
+    }
+  }
+  const Evaluation whole = evaluate(maps.data(), masks.data(), n, h, w, maps.data(), masks.data(), MaskRule::strict);
+  REQUIRE(whole.n_components > 3);
+  // Runs of one image, of 2.5 images (a run ends with the image that fills it), and room for everything.
+  const test::TempDir scratch("pixel_runs");
+  for (size_t run : {plane, plane * 5 / 2, n * plane + 1}) {
+    INFO("run of " << run << " pixels");
+    PixelEvaluator pixels(h, w, scratch.path.string(), run);
+    for (int i = 0; i < n; ++i) pixels.add(maps.data() + i * plane, masks.data() + i * plane);
+    CHECK(pixels.runs_on_disk() == (run > n * plane ? 0u : run == plane ? size_t(n) : 3u));
+    const int images = pixels.images();
+    const Evaluation e = evaluate(pixels, maps.data(), masks.data(), MaskRule::strict);
+    CHECK(images == n);
+    CHECK(e.pixel_auroc == whole.pixel_auroc);
+    CHECK(e.pixel_f1.threshold == whole.pixel_f1.threshold);
+    CHECK(e.pixel_f1.f1 == whole.pixel_f1.f1);
+    CHECK(e.pro.fpr == whole.pro.fpr);
+    CHECK(e.pro.pro == whole.pro.pro);  // the same sums in the same order: equal, not close
+    CHECK(e.pro.threshold == whole.pro.threshold);
+    CHECK(e.pixel_aupro == whole.pixel_aupro);
+    CHECK(e.n_components == whole.n_components);
+    CHECK(e.n_defect_pixels == whole.n_defect_pixels);
+    CHECK(e.n_pixels == n * plane);
+  }
+  // A bad image is refused with its index in the stream, and finish() is once only.
+  PixelEvaluator pixels(h, w, scratch.path.string(), plane, "test");
+  pixels.add(maps.data(), masks.data());
+  std::vector<float> bad(maps.begin(), maps.begin() + long(plane));
+  bad[3 * w + 2] = NAN;
+  CHECK_THROWS_WITH(pixels.add(bad.data(), masks.data()), Catch::Contains("test: NaN score in image 1 at (y 3, x 2)"));
+  pixels.finish();
+  CHECK_THROWS_AS(pixels.finish(), std::logic_error);
 }

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -203,6 +204,41 @@ TEST_CASE("heat_index and shared_heat_range: clipping, truncation, percentiles",
   sparse[7] = 4.0f;  // the 99.9th percentile is 0: fall back to the maximum
   CHECK(shared_heat_range(sparse.data(), sparse.size()).hi == 4.0f);
   CHECK_THROWS_AS(shared_heat_range(v.data(), v.size(), 101.0), std::invalid_argument);
+}
+
+TEST_CASE("shared_heat_range_of values in pieces equals shared_heat_range of them all", "[report][heatmap]") {
+  std::mt19937 rng(3);
+  std::vector<std::vector<float>> cases;
+  std::vector<float> ties(5000);  // few distinct values: order statistics k and k + 1 often equal
+  for (float& x : ties) x = float(rng() % 7) * 0.125f;
+  cases.push_back(ties);
+  std::vector<float> wide(4001);  // spread over many exponents, some negative, a NaN and an infinity
+  for (float& x : wide) x = std::ldexp(float(rng() % 1000) / 1000.0f, int(rng() % 40) - 20) * (rng() % 5 ? 1 : -1);
+  wide[17] = NAN;
+  wide[99] = INFINITY;
+  cases.push_back(wide);
+  cases.push_back(std::vector<float>(300, 0.0f));  // all zero: the fallback to 1
+  std::vector<float> sparse(3000, -0.0f);
+  sparse[5] = 2.5f;  // the percentile is 0: the fallback to the maximum
+  cases.push_back(sparse);
+  cases.push_back({NAN});  // nothing to rank
+  for (size_t c = 0; c < cases.size(); ++c) {
+    const std::vector<float>& v = cases[c];
+    for (double q : {0.0, 50.0, 99.0, 99.9, 100.0}) {
+      INFO("case " << c << ", percentile " << q);
+      int passes = 0;
+      const HeatRange got = shared_heat_range_of(
+          [&](const std::function<void(const float*, size_t)>& visit) {
+            ++passes;
+            for (size_t first = 0; first < v.size(); first += 333) visit(v.data() + first, std::min<size_t>(333, v.size() - first));
+          },
+          q);
+      CHECK(got.hi == shared_heat_range(v.data(), v.size(), q).hi);
+      CHECK(got.lo == 0.0f);
+      CHECK(passes <= 2);
+    }
+  }
+  CHECK_THROWS_AS(shared_heat_range_of([](const auto&) {}, -1.0), std::invalid_argument);
 }
 
 TEST_CASE("blend and outlines on known pixels", "[report][heatmap]") {

@@ -15,6 +15,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -71,6 +72,41 @@ ProCurve pro_curve(const float* maps,       // (n_images, height, width)
 // empty curve.
 double aupro(const ProCurve& curve, double max_fpr = 0.3);
 
+// The pixel metrics of maps given one image at a time, in bounded memory: for test sets too large to hold.
+// Pixels are kept as sorted runs of at most max_sorted_pixels (plus one image); when there is more than one run,
+// each is written to a scratch file in scratch_folder (4 bytes per defect-free pixel, 8 per defect pixel; the
+// file has no name, so nothing is left behind) and finish() merges them. The sweep visits pixels in the same
+// order whatever the run length, so the results are the same to the last bit with one run or many.
+// Memory: about 16 bytes per pixel of a run while it is sorted (130 MB at the default), a buffer of 64 KB per
+// run on disk while merging, and 12 bytes per ground-truth component.
+struct PixelMetrics {
+  double auroc = 0;
+  F1Threshold f1{};
+  ProCurve pro;
+  size_t n_pixels = 0, n_defect_pixels = 0, n_components = 0;
+};
+class PixelEvaluator {
+ public:
+  static constexpr size_t kDefaultRunPixels = size_t(1) << 23;  // 128 maps of 256 x 256
+  // scratch_folder "" is the system's temporary folder; `what` names the caller in error messages.
+  PixelEvaluator(int height, int width, const std::string& scratch_folder = "",
+                 size_t max_sorted_pixels = kDefaultRunPixels, const std::string& what = "evaluate");
+  ~PixelEvaluator();
+  PixelEvaluator(const PixelEvaluator&) = delete;
+  PixelEvaluator& operator=(const PixelEvaluator&) = delete;
+  // One image's map (height x width) and 0/1 mask. Throws std::invalid_argument naming the image and the pixel
+  // for a mask value other than 0 and 1 or a NaN score (the image is then not counted).
+  void add(const float* map, const uint8_t* mask01);
+  int images() const;
+  size_t runs_on_disk() const;  // sorted runs written to the scratch file so far (0 while everything fits)
+  // The metrics of every image added. Call once, last.
+  PixelMetrics finish();
+
+ private:
+  struct State;
+  std::unique_ptr<State> s_;
+};
+
 // Everything the test mode reports for one category.
 struct Evaluation {
   double pixel_auroc = 0, image_auroc = 0, pixel_aupro = 0;  // aupro up to FPR 0.3
@@ -86,6 +122,8 @@ struct Evaluation {
 // pixel AUC, the pixel F1 threshold and the PRO curve.
 Evaluation evaluate(const float* maps, const uint8_t* masks01, int n_images, int height, int width,
                     const float* image_scores, const uint8_t* image_labels, MaskRule rule);
+// The same from maps given to a PixelEvaluator, which is finished here (`test`, which streams its images).
+Evaluation evaluate(PixelEvaluator& pixels, const float* image_scores, const uint8_t* image_labels, MaskRule rule);
 // The image-level part only, for test sets without masks: the pixel metrics and the pixel threshold are NaN.
 Evaluation evaluate_images(const float* image_scores, const uint8_t* image_labels, int n_images, MaskRule rule);
 

@@ -1,5 +1,4 @@
-// Sorting scores for the evaluator: order-preserving float keys, a radix sort, the split by class, and the walk
-// down the thresholds.
+// Sorting scores for the evaluator: a radix sort of float keys and the split by class.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -9,21 +8,6 @@
 #include "eval/metrics_internal.h"
 
 namespace stfpm::detail {
-
-uint32_t float_key(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, sizeof u);
-  if (u == 0x80000000u) u = 0;  // -0 == +0 as scores
-  // Negative floats order backwards as unsigned integers: flip all their bits; set the sign bit of the others.
-  return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
-}
-
-float key_float(uint32_t key) {
-  uint32_t u = (key & 0x80000000u) ? (key & 0x7fffffffu) : ~key;
-  float f;
-  std::memcpy(&f, &u, sizeof f);
-  return f;
-}
 
 namespace {
 
@@ -110,45 +94,6 @@ void radix_sort(std::vector<uint32_t>& keys, std::vector<uint32_t>* tags) {
     msd_lsd_sort<true>(keys, tags->data());
   else
     msd_lsd_sort<false>(keys, nullptr);
-}
-
-namespace {
-
-// upper_bound(a, a + n, x) - a for ascending a, searched from the end with doubling steps: O(log(n - result))
-// probes next to where the sweep already is, instead of a binary search over millions of keys that would miss
-// the cache at every probe.
-size_t count_at_most(const uint32_t* a, size_t n, uint32_t x) {
-  size_t hi = n, step = 1;  // a[hi, n) > x
-  while (step <= hi && a[hi - step] > x) hi -= step, step *= 2;
-  const size_t lo = step <= hi ? hi - step : 0;
-  return size_t(std::upper_bound(a + lo, a + hi, x) - a);
-}
-
-size_t count_below(const uint32_t* a, size_t n, uint32_t x) { return x == 0 ? 0 : count_at_most(a, n, x - 1); }
-
-}  // namespace
-
-StepWalker::StepWalker(const SortedSplit& s)
-    : s_(s), neg_left_(s.neg_keys.size()), pos_left_(s.pos_keys.size()) {}
-
-bool StepWalker::next(Step& step) {
-  const uint32_t* neg = s_.neg_keys.data();
-  const uint32_t* pos = s_.pos_keys.data();
-  const size_t i = neg_left_, j = pos_left_;
-  if (i == 0 && j == 0) return false;
-  if (j == 0 || (i > 0 && neg[i - 1] > pos[j - 1])) {  // negatives down to the next positive's score
-    neg_left_ = j == 0 ? 0 : count_at_most(neg, i, pos[j - 1]);
-    step = {neg[neg_left_], i - neg_left_, j, j};
-  } else if (i == 0 || pos[j - 1] > neg[i - 1]) {  // positives down to the next negative's score
-    pos_left_ = i == 0 ? 0 : count_at_most(pos, j, neg[i - 1]);
-    step = {pos[pos_left_], 0, pos_left_, j};
-  } else {  // one score held by both classes
-    const uint32_t key = neg[i - 1];
-    neg_left_ = count_below(neg, i, key);
-    pos_left_ = count_below(pos, j, key);
-    step = {key, i - neg_left_, pos_left_, j};
-  }
-  return true;
 }
 
 SortedSplit split_scores(const float* scores, const uint8_t* labels, size_t n, const std::string& what) {

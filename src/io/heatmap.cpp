@@ -1,9 +1,12 @@
 #include "io/heatmap.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <stdexcept>
 
 #include "core/files.h"
+#include "core/float_order.h"
 
 namespace stfpm {
 
@@ -73,10 +76,25 @@ void paste(Image8& canvas, const Image8& panel, int x0) {
 
 }  // namespace
 
-HeatRange shared_heat_range(const float* values, size_t n, double percentile) {
+namespace {
+
+void check_percentile(double percentile, const char* what) {
   if (!(percentile >= 0.0 && percentile <= 100.0))
-    throw std::invalid_argument("shared_heat_range: percentile " + std::to_string(percentile) +
+    throw std::invalid_argument(std::string(what) + ": percentile " + std::to_string(percentile) +
                                 " is outside [0, 100]");
+}
+
+// The range from the percentile's value p and the maximum, with shared_heat_range's fallbacks.
+HeatRange range_up_to(double p, double max) {
+  if (!(p > 0.0)) p = max;
+  if (!(p > 0.0) || !std::isfinite(p)) p = 1.0;
+  return HeatRange{0.0f, float(p)};
+}
+
+}  // namespace
+
+HeatRange shared_heat_range(const float* values, size_t n, double percentile) {
+  check_percentile(percentile, "shared_heat_range");
   std::vector<float> v;
   v.reserve(n);
   for (size_t i = 0; i < n; ++i)
@@ -92,10 +110,58 @@ HeatRange shared_heat_range(const float* values, size_t n, double percentile) {
     const float next = *std::min_element(v.begin() + std::ptrdiff_t(k) + 1, v.end());
     p += (pos - double(k)) * (double(next) - p);
   }
-  if (!(p > 0.0)) p = *std::max_element(v.begin(), v.end());
-  if (!(p > 0.0) || !std::isfinite(p)) p = 1.0;
-  r.hi = float(p);
-  return r;
+  return range_up_to(p, *std::max_element(v.begin(), v.end()));
+}
+
+HeatRange shared_heat_range_of(const ValuePieces& pass, double percentile) {
+  check_percentile(percentile, "shared_heat_range_of");
+  constexpr size_t kBins = size_t(1) << 16;
+  std::vector<uint64_t> high(kBins, 0);
+  uint64_t n = 0;
+  uint32_t max_key = 0;
+  pass([&](const float* v, size_t m) {
+    for (size_t i = 0; i < m; ++i) {
+      if (std::isnan(v[i])) continue;
+      const uint32_t k = float_key(v[i]);
+      ++high[k >> 16];
+      max_key = std::max(max_key, k);
+      ++n;
+    }
+  });
+  if (n == 0) return HeatRange{0.0f, 1.0f};
+  // numpy.percentile's default, as in shared_heat_range: order statistics k and k + 1 (when there is one).
+  const double pos = percentile / 100.0 * double(n - 1);
+  const uint64_t k = uint64_t(pos), k_next = std::min(k + 1, n - 1);
+  auto bin_of = [&](uint64_t rank, uint64_t& rank_in_bin) {
+    uint32_t b = 0;
+    for (; rank >= high[b]; ++b) rank -= high[b];
+    rank_in_bin = rank;
+    return b;
+  };
+  uint64_t in_bin[2];
+  const uint32_t bins[2] = {bin_of(k, in_bin[0]), bin_of(k_next, in_bin[1])};
+  std::vector<uint64_t> low[2] = {std::vector<uint64_t>(kBins, 0),
+                                  std::vector<uint64_t>(bins[1] != bins[0] ? kBins : 0, 0)};
+  pass([&](const float* v, size_t m) {
+    for (size_t i = 0; i < m; ++i) {
+      if (std::isnan(v[i])) continue;
+      const uint32_t key = float_key(v[i]), b = key >> 16;
+      if (b == bins[0])
+        ++low[0][key & 0xffffu];
+      else if (b == bins[1])
+        ++low[1][key & 0xffffu];
+    }
+  });
+  auto value_of = [&](int which) {
+    const std::vector<uint64_t>& counts = low[bins[which] == bins[0] ? 0 : 1];
+    uint64_t rank = in_bin[which];
+    uint32_t l = 0;
+    for (; rank >= counts[l]; ++l) rank -= counts[l];
+    return key_float((bins[which] << 16) | l);
+  };
+  double p = value_of(0);
+  if (k + 1 < n) p += (pos - double(k)) * (double(value_of(1)) - p);
+  return range_up_to(p, key_float(max_key));
 }
 
 const std::array<Rgb8, 256>& jet_colormap() {

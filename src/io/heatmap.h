@@ -24,6 +24,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,11 @@ struct HeatRange {
 // numpy.percentile; NaN values are ignored). When that percentile is <= 0 (e.g. all-zero maps) hi falls back to
 // the maximum, and to 1 when the maximum is <= 0 too, so the range is never empty.
 HeatRange shared_heat_range(const float* values, size_t n, double percentile = 99.9);
+// The same range for values too many to hold: pass(visit) calls visit(values, n) over all of them, in pieces of
+// any size, and is called twice (a histogram of the keys' high 16 bits, then of the low 16 bits in the one or two
+// buckets that hold the percentile's order statistics). The result equals shared_heat_range's on the whole.
+using ValuePieces = std::function<void(const std::function<void(const float* values, size_t n)>& visit)>;
+HeatRange shared_heat_range_of(const ValuePieces& pass, double percentile = 99.9);
 
 struct Rgb8 {
   uint8_t r, g, b;
