@@ -145,6 +145,23 @@ TEST_CASE("end to end: synthetic data, 3 epochs on the CPU, pixel ROC-AUC >= 0.9
   CHECK(json_number(from_maps, "image_auroc") == Approx(json_number(metrics, "image_auroc")).epsilon(1e-12));
   CHECK(json_number(from_maps, "pixel_aupro") == Approx(json_number(metrics, "pixel_aupro")).epsilon(1e-12));
 
+  // Streamed at batch 3 (chunks of 8 images, batches that end mid-chunk), the test writes the same files, and its
+  // scratch files are gone.
+  TestConfig chunked = test;
+  chunked.results_dir = root + "/results_chunked";
+  chunked.batch_size = 3;
+  const TestResult chunked_result = test_model(chunked);
+  CHECK(chunked_result.pixel_auroc == result.pixel_auroc);
+  CHECK(chunked_result.pixel_aupro == result.pixel_aupro);
+  CHECK(chunked_result.image_f1.threshold == result.image_f1.threshold);
+  for (const char* file : {"scores.csv", "pro_curve.csv", "images/scratch/000.png", "images/good/007.png",
+                           "maps/synthetic/test/spot/007.tiff"}) {
+    INFO(file);
+    CHECK(read_text(chunked.results_dir + "/synthetic/" + file) == read_text(root + "/results/synthetic/" + file));
+  }
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(chunked.results_dir))
+    CHECK(entry.path().filename().string().rfind(".stfpm-scratch", 0) == std::string::npos);
+
   // predict on two test images with the saved threshold: the defective one is flagged
   PredictConfig predict;
   predict.category = config.category;

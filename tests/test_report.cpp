@@ -241,6 +241,61 @@ TEST_CASE("shared_heat_range_of values in pieces equals shared_heat_range of the
   CHECK_THROWS_AS(shared_heat_range_of([](const auto&) {}, -1.0), std::invalid_argument);
 }
 
+TEST_CASE("MapSpill gives back the images and maps appended in chunks, and their heat ranges", "[report]") {
+  const int size = 5, levels = 2;
+  const size_t plane = size_t(size) * size;
+  std::mt19937 rng(8);
+  // Two chunks of 3 and 4 images.
+  auto chunk = [&](int n, ImageSet& images, AnomalyMaps& maps) {
+    images.size = maps.size = size;
+    maps.count = n;
+    maps.levels = levels;
+    for (int i = 0; i < n; ++i) {
+      ImageRecord r;
+      r.path = "img" + std::to_string(rng() % 1000);
+      images.records.push_back(r);
+    }
+    for (size_t k = 0; k < n * 3 * plane; ++k) images.rgb.push_back(uint8_t(rng()));
+    for (size_t k = 0; k < n * plane; ++k) images.masks.push_back(uint8_t(rng() % 2 ? 255 : 0));
+    for (size_t k = 0; k < n * plane; ++k) maps.combined.push_back(float(rng() % 997) / 97.0f);
+    for (size_t k = 0; k < levels * n * plane; ++k) maps.level_maps.push_back(float(rng() % 991) / 89.0f);
+    for (int i = 0; i < n; ++i) maps.scores.push_back(*std::max_element(maps.map(i), maps.map(i) + plane));
+  };
+  ImageSet a, b;
+  AnomalyMaps ma, mb;
+  chunk(3, a, ma);
+  chunk(4, b, mb);
+  const test::TempDir tmp("map_spill");
+  MapSpill spill(tmp.path.string(), size, levels, true);
+  spill.append(a, ma);
+  spill.append(b, mb);
+  REQUIRE(spill.count() == 7);
+  ImageSet got;
+  AnomalyMaps got_maps;
+  spill.read(2, 3, got, got_maps);  // the last of chunk a, the first two of chunk b
+  REQUIRE(got.count() == 3);
+  CHECK(got.records[0].path == a.records[2].path);
+  CHECK(got.records[2].path == b.records[1].path);
+  CHECK(std::equal(got.rgb_image(0), got.rgb_image(0) + 3 * plane, a.rgb_image(2)));
+  CHECK(std::equal(got.rgb_image(1), got.rgb_image(1) + 3 * plane, b.rgb_image(0)));
+  CHECK(std::equal(got.mask(2), got.mask(2) + plane, b.mask(1)));
+  CHECK(std::equal(got_maps.map(0), got_maps.map(0) + plane, ma.map(2)));
+  CHECK(std::equal(got_maps.map(2), got_maps.map(2) + plane, mb.map(1)));
+  CHECK(std::equal(got_maps.level(1, 0), got_maps.level(1, 0) + plane, ma.level(1, 2)));
+  CHECK(std::equal(got_maps.level(0, 1), got_maps.level(0, 1) + plane, mb.level(0, 0)));
+  CHECK(got_maps.scores == std::vector<float>{ma.scores[2], mb.scores[0], mb.scores[1]});
+  CHECK(got.pixels.empty());
+  // Heat ranges from the spill are those of all maps in memory.
+  AnomalyMaps all;
+  spill.read(0, 7, got, all);
+  const HeatRanges from_spill = heat_ranges_of(spill), in_memory = heat_ranges_of(all);
+  REQUIRE(from_spill.levels.size() == 2);
+  for (int l = 0; l < levels; ++l) CHECK(from_spill.levels[l].hi == in_memory.levels[l].hi);
+  CHECK(from_spill.combined.hi == in_memory.combined.hi);
+  CHECK(in_memory.levels[0].hi != in_memory.levels[1].hi);
+  CHECK_THROWS_AS(spill.read(5, 3, got, all), std::logic_error);
+}
+
 TEST_CASE("blend and outlines on known pixels", "[report][heatmap]") {
   Image8 a(2, 1, 3), b(2, 1, 3);
   a.data = {255, 0, 128, 10, 20, 30};

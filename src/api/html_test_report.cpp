@@ -19,8 +19,8 @@ std::string text(double v, const char* format = "%.4f") {
 
 }  // namespace
 
-void write_html_test_report(const TestReportOptions& options, const ImageSet& images, const AnomalyMaps& maps,
-                            const Evaluation& ev, const TestReportSummary& summary) {
+void write_html_test_report(const TestReportOptions& options, const std::vector<ImageRecord>& records,
+                            const std::vector<float>& scores, const Evaluation& ev, const TestReportSummary& summary) {
   HtmlReport r;
   r.title = summary.category;
   const bool with_masks = !std::isnan(ev.pixel_auroc) || !ev.pro.fpr.empty();
@@ -41,20 +41,20 @@ void write_html_test_report(const TestReportOptions& options, const ImageSet& im
   if (!with_masks) r.notes.push_back("No masks: only image-level metrics (pixel ROC-AUC and AUPRO need --mask_dir).");
   if (!options.save_images) r.notes.push_back("Result images were not written (--no_images).");
 
-  std::vector<uint8_t> labels(images.count());
-  for (size_t i = 0; i < images.count(); ++i) labels[i] = images.records[i].anomalous ? 1 : 0;
-  const RocCurve roc = roc_curve(maps.scores.data(), labels.data(), labels.size());
+  std::vector<uint8_t> labels(records.size());
+  for (size_t i = 0; i < records.size(); ++i) labels[i] = records[i].anomalous ? 1 : 0;
+  const RocCurve roc = roc_curve(scores.data(), labels.data(), labels.size());
   r.roc = HtmlCurve{roc.fpr, roc.tpr};
   r.pro = HtmlCurve{ev.pro.fpr, ev.pro.pro};
   r.threshold = summary.image_threshold;
 
-  const auto [lo, hi] = std::minmax_element(maps.scores.begin(), maps.scores.end());
-  for (size_t i = 0; i < images.count(); ++i) {
-    const ImageRecord& rec = images.records[i];
+  const auto [lo, hi] = std::minmax_element(scores.begin(), scores.end());
+  for (size_t i = 0; i < records.size(); ++i) {
+    const ImageRecord& rec = records[i];
     HtmlReportRow row;
     row.name = rec.defect_type + "/" + rec.stem;
     row.label = labels[i];
-    row.score = maps.scores[i];
+    row.score = scores[i];
     row.normalized = float(normalized_score(row.score, summary.image_threshold, *lo, *hi));
     row.predicted = double(row.score) >= summary.image_threshold;
     if (options.save_images) row.image = result_image_name(rec.defect_type, rec.stem);

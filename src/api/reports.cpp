@@ -2,9 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
-
 #include <cstdio>
-#include <sstream>
 
 #include "io/hdf5_io.h"
 #include "io/report.h"
@@ -47,6 +45,18 @@ HeatRanges heat_ranges_of(const AnomalyMaps& maps) {
   const size_t n = size_t(maps.count) * maps.size * maps.size;
   for (int l = 0; l < maps.levels; ++l) r.levels.push_back(shared_heat_range(maps.level(l, 0), n));
   r.combined = shared_heat_range(maps.combined.data(), n);
+  return r;
+}
+
+HeatRanges heat_ranges_of(const MapSpill& spill) {
+  auto range = [&](int level) {
+    return shared_heat_range_of([&](const std::function<void(const float*, size_t)>& visit) {
+      spill.for_each_map(level, visit);
+    });
+  };
+  HeatRanges r;
+  for (int l = 0; l < spill.levels(); ++l) r.levels.push_back(range(l));
+  r.combined = range(-1);
   return r;
 }
 
@@ -178,51 +188,51 @@ void write_result_images(const ImageSet& images, const AnomalyMaps& maps, const 
   report.finished("result images", images.count());
 }
 
-void write_test_reports(const TestReportOptions& options, const ImageSet& images, const AnomalyMaps& maps,
-                        const Evaluation& ev, double image_threshold, double pixel_threshold,
-                        const HeatRanges& ranges, const Reporter& report) {
+void write_test_reports(const TestReportOptions& options, const MapSpill& spill, const Evaluation& ev,
+                        double image_threshold, double pixel_threshold, const HeatRanges& ranges,
+                        const Reporter& report) {
   const std::string dir = options.results_dir + "/" + options.category;
-  const auto [lo, hi] = std::minmax_element(maps.scores.begin(), maps.scores.end());
-  const double score_min = lo == maps.scores.end() ? NAN : double(*lo);
-  const double score_max = hi == maps.scores.end() ? NAN : double(*hi);
+  const std::vector<ImageRecord>& records = spill.records();
+  const std::vector<float>& scores = spill.scores();
+  const auto [lo, hi] = std::minmax_element(scores.begin(), scores.end());
+  const double score_min = lo == scores.end() ? NAN : double(*lo);
+  const double score_max = hi == scores.end() ? NAN : double(*hi);
   std::vector<ImageResult> results;
-  for (size_t i = 0; i < images.count(); ++i) {
-    const ImageRecord& r = images.records[i];
-    results.push_back(ImageResult{r.path, r.defect_type, r.anomalous ? 1 : 0, maps.scores[i],
-                                  double(maps.scores[i]) >= image_threshold,
-                                  float(normalized_score(maps.scores[i], image_threshold, score_min,
-                                                         score_max))});
+  for (size_t i = 0; i < records.size(); ++i) {
+    const ImageRecord& r = records[i];
+    results.push_back(ImageResult{r.path, r.defect_type, r.anomalous ? 1 : 0, scores[i],
+                                  double(scores[i]) >= image_threshold,
+                                  float(normalized_score(scores[i], image_threshold, score_min, score_max))});
   }
   write_image_results_csv(dir + "/scores.csv", results);
+  write_pro_curve_csv(dir + "/pro_curve.csv", ev.pro.fpr, ev.pro.pro, ev.pro.threshold);
 
-  std::vector<std::vector<std::string>> rows;
-  for (size_t k = 0; k < ev.pro.fpr.size(); ++k) {
-    std::ostringstream a, b, c;
-    a.precision(17);
-    b.precision(17);
-    c.precision(9);
-    a << ev.pro.fpr[k];
-    b << ev.pro.pro[k];
-    c << ev.pro.threshold[k];
-    rows.push_back({a.str(), b.str(), c.str()});
-  }
-  write_csv(dir + "/pro_curve.csv", {"fpr", "pro", "threshold"}, rows);
-
-  if (options.save_images) {
-    std::vector<std::string> paths;
-    for (const ImageRecord& r : images.records)
-      paths.push_back(result_image_path(options.results_dir, options.category, r.defect_type, r.stem));
-    write_result_images(images, maps, ranges, pixel_threshold, paths, report);
-  }
-  if (options.save_maps) {
-    for (size_t i = 0; i < images.count(); ++i) {
-      const ImageRecord& r = images.records[i];
-      write_anomaly_map_tiff(mvtec_tiff_path(dir + "/maps", options.category, r.defect_type, r.stem), maps.map(i),
-                             maps.size, maps.size, r.width, r.height);
-      report.update("TIFF maps", i + 1, images.count());
+  if (!options.save_images && !options.save_maps) return;
+  // The images come back from the spill a few at a time: memory stays bounded however many there are.
+  const std::string task = options.save_images ? "result images" : "TIFF maps";
+  const Reporter quiet(nullptr);
+  constexpr size_t kChunk = 8;
+  report.update(task, 0, records.size());
+  for (size_t first = 0; first < records.size(); first += kChunk) {
+    ImageSet images;
+    AnomalyMaps maps;
+    spill.read(first, std::min(kChunk, records.size() - first), images, maps);
+    if (options.save_images) {
+      std::vector<std::string> paths;
+      for (const ImageRecord& r : images.records)
+        paths.push_back(result_image_path(options.results_dir, options.category, r.defect_type, r.stem));
+      write_result_images(images, maps, ranges, pixel_threshold, paths, quiet);
     }
-    report.finished("TIFF maps", images.count());
+    if (options.save_maps) {
+      for (size_t i = 0; i < images.count(); ++i) {
+        const ImageRecord& r = images.records[i];
+        write_anomaly_map_tiff(mvtec_tiff_path(dir + "/maps", options.category, r.defect_type, r.stem),
+                               maps.map(i), maps.size, maps.size, r.width, r.height);
+      }
+    }
+    report.update(task, first + images.count(), records.size());
   }
+  report.finished(task, records.size());
 }
 
 }  // namespace stfpm

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "api/anomaly_maps.h"
+#include "api/map_spill.h"
 #include "api/runtime.h"
 #include "data/dataset.h"
 #include "eval/metrics.h"
@@ -19,6 +20,7 @@ struct HeatRanges {
   HeatRange combined;
 };
 HeatRanges heat_ranges_of(const AnomalyMaps& maps);
+HeatRanges heat_ranges_of(const MapSpill& spill);  // the same ranges, two passes over the spill
 
 // The readable score (anomalib's min-max normalization around the threshold):
 //   normalized = clamp((score - threshold) / (max - min) + 0.5, 0, 1)
@@ -80,10 +82,10 @@ struct TestReportOptions {
   bool save_maps = false;   // maps/<category>/test/<defect>/<stem>.tiff, MVTec's layout
 };
 // scores.csv (`predicted` and the normalized score at image_threshold), pro_curve.csv, and the result images
-// (predicted regions at pixel_threshold) and TIFF maps the options ask for.
-void write_test_reports(const TestReportOptions& options, const ImageSet& images, const AnomalyMaps& maps,
-                        const Evaluation& ev, double image_threshold, double pixel_threshold,
-                        const HeatRanges& ranges, const Reporter& report);
+// (predicted regions at pixel_threshold) and TIFF maps the options ask for, of the images in the spill.
+void write_test_reports(const TestReportOptions& options, const MapSpill& spill, const Evaluation& ev,
+                        double image_threshold, double pixel_threshold, const HeatRanges& ranges,
+                        const Reporter& report);
 
 // What report.html shows of a test run (io/html_report.h), written to <results_dir>/<category>/report.html.
 struct TestReportSummary {
@@ -91,8 +93,8 @@ struct TestReportSummary {
   int epochs = 0;
   double image_threshold = NAN;  // the decision threshold
 };
-void write_html_test_report(const TestReportOptions& options, const ImageSet& images, const AnomalyMaps& maps,
-                            const Evaluation& ev, const TestReportSummary& summary);
+void write_html_test_report(const TestReportOptions& options, const std::vector<ImageRecord>& records,
+                            const std::vector<float>& scores, const Evaluation& ev, const TestReportSummary& summary);
 
 // Result images of one set of maps (mask outlines where the set has masks, predicted outlines at pixel_threshold
 // when it is a number): image i goes to paths[i].

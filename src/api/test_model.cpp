@@ -14,6 +14,7 @@
 
 #include "api/anomaly_maps.h"
 #include "api/errors.h"
+#include "api/map_spill.h"
 #include "api/reports.h"
 #include "api/runtime.h"
 #include "api/validation.h"
@@ -63,14 +64,18 @@ std::string join_layers(const std::vector<int>& layers) {
   return out;
 }
 
+// Where a test run's time went, in seconds.
+struct TestTimes {
+  double load = 0, maps = 0, metrics = 0;
+};
+
 Json metrics_json(const TestConfig& config, const std::string& checkpoint, const Evaluation& ev,
-                  const CheckpointInfo& info, const AnomalyMaps& maps, double load_seconds, double eval_seconds,
-                  const TrainSummary* train, const std::string& device, const ValidationCalibration& validation,
-                  const Json& decision) {
-  Json timings = {{"load_images_s", load_seconds},
-                  {"anomaly_maps_s", maps.seconds},
-                  {"ms_per_image", 1000.0 * maps.seconds / std::max(1, maps.count)},
-                  {"metrics_s", eval_seconds}};
+                  const CheckpointInfo& info, int size, const TestTimes& times, const TrainSummary* train,
+                  const std::string& device, const ValidationCalibration& validation, const Json& decision) {
+  Json timings = {{"load_images_s", times.load},
+                  {"anomaly_maps_s", times.maps},
+                  {"ms_per_image", 1000.0 * times.maps / std::max(1, ev.n_images)},
+                  {"metrics_s", times.metrics}};
   if (train && train->trained) {
     timings["train_s"] = train->seconds;
     timings["s_per_epoch"] = train->seconds_per_epoch;
@@ -91,7 +96,7 @@ Json metrics_json(const TestConfig& config, const std::string& checkpoint, const
             {"decision", decision},
             {"mask_rule", mask_rule_name(ev.rule)},
             {"epochs", info.epoch},
-            {"size", maps.size},
+            {"size", size},
             {"layers", join_layers(info.recipe.layers)},
             {"n_images", ev.n_images},
             {"n_anomalous_images", ev.n_anomalous_images},
@@ -134,29 +139,55 @@ TestResult test_model(const TestConfig& config, const ProgressCallback& progress
   ensure_writable_dir(out_dir);
   const std::string teacher = find_teacher(config.runtime.teacher, model_folder);
 
-  const auto load_start = Clock::now();
-  const ImageSet images = load_with_progress("test images", records, preprocess_of(recipe), with_masks, report);
-  const double load_seconds = seconds_since(load_start);
-
   std::unique_ptr<Backend> backend = make_backend(config.runtime, report);
   StfpmModel model(*backend, recipe);
   load_teacher(model, teacher, report);
   load_checkpoint(checkpoint, model, false);
   const CheckpointInfo info = read_checkpoint_info(checkpoint);
   report.message("student: " + checkpoint + " (" + std::to_string(info.epoch) + " epochs)");
-  const int batch = std::max(1, std::min<int>(config.batch_size, int(images.count())));
-  model.plan_inference(batch, images.size, images.size);
-  const AnomalyMaps maps = compute_anomaly_maps(model, images, batch, report);
+  const int batch = std::max(1, std::min<int>(config.batch_size, int(records.size())));
+  model.plan_inference(batch, recipe.size, recipe.size);
+
+  // Images stream through in chunks (decode, maps, the pixel metrics' sorted runs), and what the reports need
+  // later goes to a scratch file in the results folder, so memory stays bounded however many there are. A chunk
+  // is one batch, or 8 images for the parallel decode.
+  TestTimes times;
+  MapSpill spill(out_dir, recipe.size, int(recipe.layers.size()), with_masks);
+  PixelEvaluator pixels(recipe.size, recipe.size, out_dir);
+  const size_t chunk = std::max<size_t>(size_t(batch), 8);
+  const Reporter quiet(nullptr);
+  std::vector<uint8_t> mask01;
+  report.update("anomaly maps", 0, records.size());
+  for (size_t first = 0; first < records.size(); first += chunk) {
+    const std::vector<ImageRecord> part(records.begin() + long(first),
+                                        records.begin() + long(std::min(records.size(), first + chunk)));
+    const auto load_start = Clock::now();
+    const ImageSet images = load_images(part, preprocess_of(recipe), with_masks);
+    times.load += seconds_since(load_start);
+    const AnomalyMaps maps = compute_anomaly_maps(model, images, batch, quiet);
+    times.maps += maps.seconds;
+    if (with_masks) {
+      const auto metrics_start = Clock::now();
+      mask01.resize(images.plane());
+      for (size_t i = 0; i < images.count(); ++i) {
+        binarize_mask(mask01.data(), images.mask(i), mask01.size(), rule);
+        pixels.add(maps.map(i), mask01.data());
+      }
+      times.metrics += seconds_since(metrics_start);
+    }
+    spill.append(images, maps);
+    report.update("anomaly maps", first + images.count(), records.size());
+  }
+  report.finished("anomaly maps", records.size());
 
   const auto metrics_start = Clock::now();
-  std::vector<uint8_t> masks(images.masks.size()), labels(images.count());
-  binarize_mask(masks.data(), images.masks.data(), masks.size(), rule);
-  for (size_t i = 0; i < images.count(); ++i) labels[i] = images.records[i].anomalous ? 1 : 0;
-  const Evaluation ev = with_masks ? evaluate(maps.combined.data(), masks.data(), maps.count, maps.size, maps.size,
-                                              maps.scores.data(), labels.data(), rule)
-                                   : evaluate_images(maps.scores.data(), labels.data(), maps.count, rule);
+  const std::vector<float>& scores = spill.scores();
+  std::vector<uint8_t> labels(records.size());
+  for (size_t i = 0; i < records.size(); ++i) labels[i] = records[i].anomalous ? 1 : 0;
+  const Evaluation ev = with_masks ? evaluate(pixels, scores.data(), labels.data(), rule)
+                                   : evaluate_images(scores.data(), labels.data(), int(records.size()), rule);
   if (!with_masks) report.message("no masks: image-level metrics only (pixel ROC-AUC and AUPRO need --mask_dir)");
-  const double eval_seconds = seconds_since(metrics_start);
+  times.metrics += seconds_since(metrics_start);
 
   // The decision threshold: the validation one when training made it for these weights (chosen without test
   // labels), else the F1-optimal one, which is fitted on these very images.
@@ -166,20 +197,20 @@ TestResult test_model(const TestConfig& config, const ProgressCallback& progress
   const double decision = validated ? validation.threshold : ev.image_f1.threshold;
   const std::string source = validated ? "validation: " + validation.describe() : "test set, F1-optimal";
   write_json_file(out_dir + "/metrics.json",
-                  metrics_json(config, checkpoint, ev, info, maps, load_seconds, eval_seconds, train,
-                               device_name(backend->kind()), validation,
-                               decision_json(decision, source, maps.scores, labels)));
-  const HeatRanges ranges = heat_ranges_of(maps);
+                  metrics_json(config, checkpoint, ev, info, recipe.size, times, train, device_name(backend->kind()),
+                               validation, decision_json(decision, source, scores, labels)));
+  const HeatRanges ranges = heat_ranges_of(spill);
   HeatRanges shown = ranges;  // the saved ranges stay the shared ones; --normalized_colors changes only the images
   if (config.normalized_colors) {
-    const auto [lo, hi] = std::minmax_element(maps.scores.begin(), maps.scores.end());
+    const auto [lo, hi] = std::minmax_element(scores.begin(), scores.end());
     shown.combined = normalized_heat_range(decision, *lo, *hi, ranges.combined);
   }
-  write_test_reports({config.results_dir, config.category, config.save_images, config.save_maps}, images, maps, ev,
-                     decision, validated ? validation.threshold : ev.pixel_f1.threshold, shown, report);
-  write_html_test_report({config.results_dir, config.category, config.save_images, config.save_maps}, images, maps,
-                         ev, {config.category, source, backend->describe(), checkpoint, info.epoch, decision});
-  save_calibration(model_folder + "/thresholds.h5", ev, maps.scores, ranges, info.epoch, info.steps);
+  const TestReportOptions options{config.results_dir, config.category, config.save_images, config.save_maps};
+  write_test_reports(options, spill, ev, decision, validated ? validation.threshold : ev.pixel_f1.threshold, shown,
+                     report);
+  write_html_test_report(options, records, scores, ev,
+                         {config.category, source, backend->describe(), checkpoint, info.epoch, decision});
+  save_calibration(model_folder + "/thresholds.h5", ev, scores, ranges, info.epoch, info.steps);
 
   TestResult result;
   result.pixel_auroc = ev.pixel_auroc;

@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <stdexcept>
 
 #include "core/files.h"
@@ -44,6 +45,20 @@ void write_csv(const std::string& path, const std::vector<std::string>& header,
                                   std::to_string(rows[r].size()) + " fields, the header " +
                                   std::to_string(header.size()));
     line(rows[r]);
+  }
+  write_file_atomic(path, text);
+}
+
+void write_pro_curve_csv(const std::string& path, const std::vector<double>& fpr, const std::vector<double>& pro,
+                         const std::vector<double>& threshold) {
+  if (pro.size() != fpr.size() || threshold.size() != fpr.size())
+    throw std::invalid_argument(path + ": the PRO curve's columns differ in length");
+  std::string text = "fpr,pro,threshold\n";
+  text.reserve(text.size() + fpr.size() * 56);
+  char row[96];
+  for (size_t k = 0; k < fpr.size(); ++k) {
+    const int n = std::snprintf(row, sizeof row, "%.17g,%.17g,%.9g\n", fpr[k], pro[k], threshold[k]);
+    text.append(row, size_t(n));
   }
   write_file_atomic(path, text);
 }

@@ -36,6 +36,10 @@ void write_csv(const std::string& path, const std::vector<std::string>& header,
                const std::vector<std::vector<std::string>>& rows);
 // Columns path,defect_type,label,score,predicted (label and predicted as 0/1), rows in the given order.
 void write_image_results_csv(const std::string& path, const std::vector<ImageResult>& results);
+// pro_curve.csv: fpr,pro,threshold, one row per point, fpr and pro with 17 significant digits (they round-trip)
+// and the threshold, a float, with 9. Formatted straight into the file's text: a curve can have a million points.
+void write_pro_curve_csv(const std::string& path, const std::vector<double>& fpr, const std::vector<double>& pro,
+                         const std::vector<double>& threshold);
 
 // <results>/<category>/images/<defect>/<stem>.png, and its part under the category folder
 std::string result_image_name(const std::string& defect, const std::string& stem);
