@@ -266,10 +266,13 @@ TEST_CASE("MapSpill gives back the images and maps appended in chunks, and their
   chunk(3, a, ma);
   chunk(4, b, mb);
   const test::TempDir tmp("map_spill");
-  MapSpill spill(tmp.path.string(), size, levels, true);
+  std::vector<ImageRecord> records = a.records;
+  records.insert(records.end(), b.records.begin(), b.records.end());
+  MapSpill spill(tmp.path.string(), records, size, levels, true);
   spill.append(a, ma);
   spill.append(b, mb);
   REQUIRE(spill.count() == 7);
+  CHECK_THROWS_AS(spill.append(b, mb), std::logic_error);  // more images than records
   ImageSet got;
   AnomalyMaps got_maps;
   spill.read(2, 3, got, got_maps);  // the last of chunk a, the first two of chunk b

@@ -5,8 +5,11 @@
 namespace stfpm {
 
 // A record: rgb (3 bytes a pixel), the mask (1, with masks), the combined map, then each level's (4 each).
-MapSpill::MapSpill(const std::string& folder, int size, int levels, bool with_masks)
-    : file_(folder), size_(size), levels_(levels), with_masks_(with_masks) {}
+MapSpill::MapSpill(const std::string& folder, const std::vector<ImageRecord>& records, int size, int levels,
+                   bool with_masks)
+    : file_(folder), size_(size), levels_(levels), with_masks_(with_masks), records_(&records) {
+  scores_.reserve(records.size());
+}
 
 size_t MapSpill::record_bytes() const {
   return plane() * (3 + (with_masks_ ? 1 : 0) + sizeof(float) * size_t(1 + levels_));
@@ -14,15 +17,14 @@ size_t MapSpill::record_bytes() const {
 
 void MapSpill::append(const ImageSet& images, const AnomalyMaps& maps) {
   if (images.size != size_ || maps.size != size_ || maps.levels != levels_ || int(images.count()) != maps.count ||
-      images.has_masks() != with_masks_)
-    throw std::logic_error("MapSpill::append: images or maps of another shape");
+      images.has_masks() != with_masks_ || count() + images.count() > records_->size())
+    throw std::logic_error("MapSpill::append: images or maps of another shape, or more than the records");
   const size_t p = plane();
   for (size_t i = 0; i < images.count(); ++i) {
     file_.append(images.rgb_image(i), 3 * p);
     if (with_masks_) file_.append(images.mask(i), p);
     file_.append(maps.map(i), p * sizeof(float));
     for (int l = 0; l < levels_; ++l) file_.append(maps.level(l, i), p * sizeof(float));
-    records_.push_back(images.records[i]);
     scores_.push_back(maps.scores[i]);
   }
 }
@@ -32,7 +34,7 @@ void MapSpill::read(size_t first, size_t n, ImageSet& images, AnomalyMaps& maps)
   const size_t p = plane();
   images = ImageSet{};
   images.size = size_;
-  images.records.assign(records_.begin() + long(first), records_.begin() + long(first + n));
+  images.records.assign(records_->begin() + long(first), records_->begin() + long(first + n));
   images.rgb.resize(n * 3 * p);
   if (with_masks_) images.masks.resize(n * p);
   maps = AnomalyMaps{};

@@ -55,9 +55,17 @@ PredictReport predict_images(const PredictConfig& config, const ProgressCallback
   out.threshold = cal.image_threshold;
   out.threshold_source = cal.source;
   out.folder = out_dir;
-  std::vector<std::vector<std::string>> rows;
   // Images stream through in chunks (decode, maps, result images, maps on disk), so memory stays bounded however
-  // many there are; only the table's rows are kept. A chunk is one batch, or 8 images for the parallel decode.
+  // many there are; only each image's decision is kept, in room reserved here. The rows of the table and the
+  // report are made at the end: strings that live on, allocated between a chunk's large buffers, keep glibc from
+  // reusing and giving back the memory those free (peak RSS grew by 0.2 MB an image that way). A chunk is one
+  // batch, or 8 images for the parallel decode.
+  struct Decision {
+    float score, normalized;
+    bool anomalous;
+  };
+  std::vector<Decision> decisions;
+  decisions.reserve(records.size());
   const size_t chunk = std::max<size_t>(size_t(batch), 8);
   const Reporter quiet(nullptr);
   HeatRanges ranges = cal.ranges;
@@ -75,8 +83,7 @@ PredictReport predict_images(const PredictConfig& config, const ProgressCallback
       const bool anomalous = double(maps.scores[i]) >= cal.image_threshold;
       const float normalized =
           float(normalized_score(maps.scores[i], cal.image_threshold, cal.image_score_min, cal.image_score_max));
-      out.images.push_back(PredictedImage{r.path, maps.scores[i], anomalous, normalized});
-      rows.push_back({r.path, csv_float(maps.scores[i]), anomalous ? "1" : "0", csv_float(normalized)});
+      decisions.push_back(Decision{maps.scores[i], normalized, anomalous});
       image_paths.push_back(out_dir + "/images/" + name + ".png");
       if (config.save_maps)
         write_anomaly_map_tiff(out_dir + "/maps/" + name + ".tiff", maps.map(i), maps.size, maps.size, r.width,
@@ -94,6 +101,12 @@ PredictReport predict_images(const PredictConfig& config, const ProgressCallback
     report.update("predicting", first + images.count(), records.size());
   }
   report.finished("predicting", records.size());
+  std::vector<std::vector<std::string>> rows;
+  for (size_t i = 0; i < records.size(); ++i) {
+    const Decision& d = decisions[i];
+    out.images.push_back(PredictedImage{records[i].path, d.score, d.anomalous, d.normalized});
+    rows.push_back({records[i].path, csv_float(d.score), d.anomalous ? "1" : "0", csv_float(d.normalized)});
+  }
   write_csv(out_dir + "/predictions.csv", {"path", "score", "predicted", "normalized_score"}, rows);
   return out;
 } catch (...) {

@@ -152,7 +152,7 @@ TestResult test_model(const TestConfig& config, const ProgressCallback& progress
   // later goes to a scratch file in the results folder, so memory stays bounded however many there are. A chunk
   // is one batch, or 8 images for the parallel decode.
   TestTimes times;
-  MapSpill spill(out_dir, recipe.size, int(recipe.layers.size()), with_masks);
+  MapSpill spill(out_dir, records, recipe.size, int(recipe.layers.size()), with_masks);
   PixelEvaluator pixels(recipe.size, recipe.size, out_dir);
   const size_t chunk = std::max<size_t>(size_t(batch), 8);
   const Reporter quiet(nullptr);
