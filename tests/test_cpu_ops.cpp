@@ -105,6 +105,7 @@ TEST_CASE("cpu conv 3x3/1 by Winograd F(4x4,3x3) and F(3x3,4x4): the direct sum,
       conv(3, 16, 5, 13, 33, 3, 1, 1),  // output channels not a multiple of the 6-row strips
       conv(1, 260, 5, 6, 17, 3, 1, 1),  // more input channels than one 256-deep sgemm block
       conv(4, 64, 32, 32, 64, 3, 1, 1), // 256 tiles: two chunks
+      conv(2, 16, 11, 22, 17, 3, 1, 1), // rows of 6 tiles: the one from tile 30 crosses V's 32-tile strips
   };
   CHECK_FALSE(use_winograd(conv(8, 128, 32, 32, 128, 3, 2, 1)));  // stride 2
   CHECK_FALSE(use_winograd(conv(8, 8, 32, 32, 128, 3, 1, 1)));    // too few channels
@@ -509,7 +510,7 @@ TEST_CASE("cpu gemm: every kernel against a double-precision product, AVX-512 an
   // MC 120, NC 2048.
   const std::vector<Case> cases = {{1, 1, 1},     {6, 32, 256},   {7, 33, 257}, {5, 15, 3},  {121, 40, 300},
                                    {13, 2050, 9}, {64, 100, 576}, {3, 5, 0},    {12, 16, 256}, {19, 16, 300},
-                                   {121, 9, 40},  {256, 16, 257}};
+                                   {121, 9, 40},  {256, 16, 257}, {7, 2100, 33}};
   std::vector<GemmKernel> kernels;
   for (GemmKernel k : {GemmKernel::avx512, GemmKernel::avx2, GemmKernel::blas})
     if (gemm_kernel_supported(k)) kernels.push_back(k);
@@ -570,6 +571,18 @@ TEST_CASE("cpu gemm: every kernel against a double-precision product, AVX-512 an
             std::vector<float> c_packed = c0;
             gemm(packed, t.n, bv, c_packed.data(), ldc, accumulate);
             CHECK(c_packed == c);
+            if (kernel != GemmKernel::blas && t.k > 0) {  // B in the packed form a producer writes: the same numbers
+              const int width = packed_b_width(t.n);
+              const int strips = (t.n + width - 1) / width;
+              std::vector<float> b_packed(size_t(strips) * t.k * width, -1e30f);  // past column n: not read into C
+              for (int p = 0; p < t.k; ++p)
+                for (int j = 0; j < t.n; ++j)
+                  b_packed[(size_t(j / width) * t.k + p) * width + j % width] =
+                      bv.data[p * bv.row_stride + j * bv.col_stride];
+              std::vector<float> c_prepacked = c0;
+              gemm_packed_b(packed, t.n, b_packed.data(), c_prepacked.data(), ldc, accumulate);
+              CHECK(c_prepacked == c);
+            }
             results.push_back(c);
           }
           if (kernels.size() >= 2 && kernels[0] == GemmKernel::avx512 && kernels[1] == GemmKernel::avx2)

@@ -191,21 +191,37 @@ struct ASource {
 
 long padded(int m) { return (long(m) + kMR - 1) / kMR * kMR; }
 
+// Where the micro-kernel's B strips come from: `b` packed panel by panel on the fly, or a whole matrix that its
+// producer wrote in strips of NR columns over the full depth (gemm_packed_b), where the strip of columns
+// [j, j + NR) starts at (j / NR) * k * NR and its rows [pc, pc + kc) at pc * NR within it.
+struct BSource {
+  MatrixView b;
+  const float* prepacked;
+};
+
 // NR: the kernel's tile width; MR: its rows per call (kMR, or 2 kMR for a kernel reading two strips).
 template <int NR, int MR = kMR>
-void gemm_blocked(MicroKernel kernel, int m, int n, int k, ASource a, MatrixView b, float* c, long ldc,
+void gemm_blocked(MicroKernel kernel, int m, int n, int k, ASource a, BSource b, float* c, long ldc,
                   bool accumulate) {
   static_assert(kMC % MR == 0, "an A block holds whole calls");
   // Per thread: the convolution loops call gemm from several threads at once.
   thread_local std::vector<float> a_pack, b_pack;
   if (!a.prepacked) a_pack.resize(size_t(kMC) * kKC);
-  b_pack.resize(size_t(kKC) * kNC);
+  if (!b.prepacked) b_pack.resize(size_t(kKC) * kNC);
   for (int jc = 0; jc < n; jc += kNC) {
     const int nc = std::min(kNC, n - jc);
     for (int pc = 0; pc < k; pc += kKC) {
       const int kc = std::min(kKC, k - pc);
       const bool add = accumulate || pc > 0;  // later KC blocks add to what the first one stored
-      pack_b<NR>(b_pack.data(), b, pc, kc, jc, nc);
+      // Strip jr of this panel: at b_strips + jr * b_step.
+      const float* b_strips = b_pack.data();
+      long b_step = kc;
+      if (b.prepacked) {
+        b_strips = b.prepacked + long(jc) * k + long(pc) * NR;
+        b_step = k;
+      } else {
+        pack_b<NR>(b_pack.data(), b.b, pc, kc, jc, nc);
+      }
       for (int ic = 0; ic < m; ic += kMC) {
         const int mc = std::min(kMC, m - ic);
         const float* block = a_pack.data();
@@ -216,7 +232,7 @@ void gemm_blocked(MicroKernel kernel, int m, int n, int k, ASource a, MatrixView
         }
         for (int jr = 0; jr < nc; jr += NR)
           for (int ir = 0; ir < mc; ir += MR)
-            kernel(kc, block + long(ir) * kc, long(kMR) * kc, b_pack.data() + long(jr) * kc,
+            kernel(kc, block + long(ir) * kc, long(kMR) * kc, b_strips + long(jr) * b_step,
                    c + long(ic + ir) * ldc + jc + jr, ldc, add, std::min(MR, mc - ir), std::min(NR, nc - jr));
       }
     }
@@ -225,13 +241,16 @@ void gemm_blocked(MicroKernel kernel, int m, int n, int k, ASource a, MatrixView
 
 // Our kernels: with AVX-512, the 32-column tile, or the 16-column one for products at most 16 columns wide (a
 // Winograd convolution of one small image); all give the same numbers (the same chain per element).
-void gemm_ours(GemmKernel kernel, int m, int n, int k, ASource a, MatrixView b, float* c, long ldc, bool accumulate) {
+void gemm_ours(GemmKernel kernel, int m, int n, int k, ASource a, BSource b, float* c, long ldc, bool accumulate) {
   if (kernel == GemmKernel::avx512 && n > 16)
     return gemm_blocked<32>(kernel_avx512, m, n, k, a, b, c, ldc, accumulate);
   if (kernel == GemmKernel::avx512)
     return gemm_blocked<16, 2 * kMR>(kernel_avx512_narrow, m, n, k, a, b, c, ldc, accumulate);
   gemm_blocked<16>(kernel_avx2, m, n, k, a, b, c, ldc, accumulate);
 }
+
+// The NR gemm_ours chooses above.
+int strip_width(GemmKernel kernel, int n) { return kernel == GemmKernel::avx512 && n > 16 ? 32 : 16; }
 
 // OpenBLAS for CPUs without AVX2 + FMA: the views are row-major matrices or their transposes.
 void gemm_blas(int m, int n, int k, MatrixView a, MatrixView b, float* c, long ldc, bool accumulate) {
@@ -292,7 +311,7 @@ void gemm(int m, int n, int k, MatrixView a, MatrixView b, float* c, long ldc, b
   }
   const GemmKernel kernel = gemm_kernel();
   if (kernel == GemmKernel::blas) return gemm_blas(m, n, k, a, b, c, ldc, accumulate);
-  gemm_ours(kernel, m, n, k, {a, nullptr, 0}, b, c, ldc, accumulate);
+  gemm_ours(kernel, m, n, k, {a, nullptr, 0}, {b, nullptr}, c, ldc, accumulate);
 }
 
 void PackedMatrix::shape(int m, int k) {
@@ -327,7 +346,24 @@ void gemm(const PackedMatrix& a, int n, MatrixView b, float* c, long ldc, bool a
   if (m <= 0 || n <= 0) return;
   if (k <= 0) return gemm(m, n, k, {nullptr, 0, 0}, b, c, ldc, accumulate);
   if (a.kernel_ == GemmKernel::blas) return gemm_blas(m, n, k, {a.data_.data(), k, 1}, b, c, ldc, accumulate);
-  gemm_ours(a.kernel_, m, n, k, {{nullptr, 0, 0}, a.data_.data(), a.padded_rows_}, b, c, ldc, accumulate);
+  gemm_ours(a.kernel_, m, n, k, {{nullptr, 0, 0}, a.data_.data(), a.padded_rows_}, {b, nullptr}, c, ldc,
+            accumulate);
+}
+
+int packed_b_width(int n) {
+  const GemmKernel kernel = gemm_kernel();
+  if (kernel == GemmKernel::blas) throw std::logic_error("packed_b_width: OpenBLAS packs for itself");
+  return strip_width(kernel, n);
+}
+
+void gemm_packed_b(const PackedMatrix& a, int n, const float* b, float* c, long ldc, bool accumulate) {
+  const int m = a.m_, k = a.k_;
+  if (m <= 0 || n <= 0) return;
+  if (a.kernel_ == GemmKernel::blas || a.kernel_ != gemm_kernel())
+    throw std::logic_error("gemm_packed_b: the operands were packed for another kernel");
+  if (k <= 0) return gemm(m, n, k, {nullptr, 0, 0}, {nullptr, 0, 0}, c, ldc, accumulate);
+  gemm_ours(a.kernel_, m, n, k, {{nullptr, 0, 0}, a.data_.data(), a.padded_rows_}, {{nullptr, 0, 0}, b}, c, ldc,
+            accumulate);
 }
 
 }  // namespace stfpm

@@ -52,6 +52,7 @@ class PackedMatrix {
 
  private:
   friend void gemm(const PackedMatrix& a, int n, MatrixView b, float* c, long ldc, bool accumulate);
+  friend void gemm_packed_b(const PackedMatrix& a, int n, const float* b, float* c, long ldc, bool accumulate);
   int m_ = 0, k_ = 0;
   long padded_rows_ = 0;  // m rounded up to kStripRows
   GemmKernel kernel_ = GemmKernel::automatic;  // blas: data_ is the plain row-major matrix
@@ -60,6 +61,14 @@ class PackedMatrix {
 
 // C (a.rows() x n) = a * b (a.depth() x n), or += with accumulate.
 void gemm(const PackedMatrix& a, int n, MatrixView b, float* c, long ldc, bool accumulate);
+
+// The same with b written in the sgemm's packed form by its producer (a Winograd transform), which saves the copy
+// the product would make: strips of packed_b_width(n) columns, the strip of columns [j, j + width) at
+// b + (j / width) * a.depth() * width, holding for each row p its `width` values side by side (any finite values
+// past column n: those columns of C are not written). Our kernels only (std::logic_error for OpenBLAS, or for an
+// `a` packed for another kernel); the same numbers as gemm(a, n, view of b, ...).
+int packed_b_width(int n);
+void gemm_packed_b(const PackedMatrix& a, int n, const float* b, float* c, long ldc, bool accumulate);
 
 // The kernel gemm uses: the best the CPU has unless set (tests compare them; asking for one the CPU lacks
 // throws std::runtime_error). "avx512", "avx2" or "blas".

@@ -185,11 +185,35 @@ inline void input_6_rows(const float* __restrict z0, const float* __restrict z1,
   }
 }
 
-// v[c][xi][j] for j < count (v's rows are `ld` long) = B^T d B of tile j's 6x6 input, channel c of `in`. A run of
-// tiles side by side shares its six input rows. They are copied once (zero in the padding), each split by column
-// phase (column 4i + p at [p][i]), so that tile j's six columns are [0..3][j] and [0..1][j + 1]: transformed
-// down the columns as whole rows, then across, every access contiguous.
-STFPM_VECTOR_CLONES void transform_input_tiles(float* v, long ld, const float* in, int in_c, int h, int w,
+// Where the input transform writes element xi of tile j's transform in channel c. Tiles come in strips of
+// `width`, within which consecutive tiles are consecutive floats.
+struct TileLayout {
+  float* base;
+  long channel_step, xi_step, strip_step;
+  int width;
+  float* at(int c, int xi, int j) const {
+    return base + c * channel_step + xi * xi_step + long(j / width) * strip_step + j % width;
+  }
+};
+// v[c][xi][j], rows `ld` long: a channel's 36 rows side by side (the filter gradient's operand).
+TileLayout rows_layout(float* v, long ld) { return {v, 36 * ld, ld, 0, 1 << 30}; }
+// Floats between consecutive V_xi beyond their size: the 36 places a channel's transform writes to would otherwise
+// lie a multiple of 4 KiB apart and evict each other from L1 (batch-1 inference ran 20% slower that way).
+constexpr long kPackedSkew = 16;
+
+// V_xi as the sgemm's packed right operand (gemm_packed_b): V_xi at v + xi * (in_c * padded + skew), padded being
+// the tiles rounded up to the strip width, and in strip s channel c's `width` tiles side by side.
+TileLayout packed_layout(float* v, int in_c, int count) {
+  const int width = packed_b_width(count);
+  const long padded = (count + width - 1) / width * long(width);
+  return {v, width, in_c * padded + kPackedSkew, long(in_c) * width, width};
+}
+
+// V = B^T d B of tile j's 6x6 input, channel c of `in`, for j < count, written where `out` says. A run of tiles
+// side by side shares its six input rows. They are copied once (zero in the padding), each split by column phase
+// (column 4i + p at [p][i]), so that tile j's six columns are [0..3][j] and [0..1][j + 1]: transformed down the
+// columns as whole rows, then across, every access contiguous.
+STFPM_VECTOR_CLONES void transform_input_tiles(const TileLayout& out, const float* in, int in_c, int h, int w,
                                                const WinogradTile* tiles, int count, int c) {
   thread_local std::vector<float> scratch;
   for (int j0 = 0; j0 < count;) {
@@ -219,11 +243,17 @@ STFPM_VECTOR_CLONES void transform_input_tiles(float* v, long ld, const float* i
     for (int k = 0; k < 6; ++k) d[k] = down + size_t(k) * stride;
     input_6_rows(rows, rows + stride, rows + 2 * stride, rows + 3 * stride, rows + 4 * stride, rows + 5 * stride,
                  d[0], d[1], d[2], d[3], d[4], d[5], stride);
-    for (int a = 0; a < 6; ++a) {
-      const float* z = d[a];
-      float* o = v + (size_t(c) * 36 + a * 6) * ld + j0;
-      input_6_rows(z, z + phase, z + 2 * phase, z + 3 * phase, z + 1, z + phase + 1, o, o + ld, o + 2 * ld,
-                   o + 3 * ld, o + 4 * ld, o + 5 * ld, run);
+    // The run in pieces that stay within a strip of the output.
+    for (int j = j0; j < j0 + run;) {
+      const int piece = std::min(j0 + run, (j / out.width + 1) * out.width) - j;
+      for (int a = 0; a < 6; ++a) {
+        const float* z = d[a] + (j - j0);
+        float* o = out.at(c, a * 6, j);
+        const long step = out.xi_step;
+        input_6_rows(z, z + phase, z + 2 * phase, z + 3 * phase, z + 1, z + phase + 1, o, o + step, o + 2 * step,
+                     o + 3 * step, o + 4 * step, o + 5 * step, piece);
+      }
+      j += piece;
     }
     j0 += run;
   }
@@ -437,7 +467,8 @@ int WinogradConv::plan_tiles(int n, int in_c, int out_c, int h, int w) {
   const int most = std::max(2 * kLanes, int(kChunkBytes / tile_bytes) / kLanes * kLanes);
   const int chunks = (total + most - 1) / most;
   const int chunk = ((total + chunks - 1) / chunks + kLanes - 1) / kLanes * kLanes;
-  tiles_.resize(size_t(36) * in_c * chunk);
+  // Room for V's packed form too: strips of 16 or 32 tiles, skewed.
+  tiles_.resize(size_t(36) * (size_t(in_c) * ((chunk + 31) / 32 * 32) + kPackedSkew));
   products_.resize(size_t(36) * out_c * chunk);
   return chunk;
 }
@@ -445,18 +476,18 @@ int WinogradConv::plan_tiles(int n, int in_c, int out_c, int h, int w) {
 void WinogradConv::convolve(const WinogradFilters& u, float* out, const float* in, int n, int in_c, int out_c, int h,
                             int w, int threads, const ConvEpilogue* epilogue) {
   const int chunk = plan_tiles(n, in_c, out_c, h, w), total = int(table_.size());
-  float* v = tiles_.data();
   float* m = products_.data();
 #pragma omp parallel num_threads(threads)
   for (int t0 = 0; t0 < total; t0 += chunk) {
     const int count = std::min(chunk, total - t0);
     const WinogradTile* tiles = table_.data() + t0;
+    // V straight in the product's packed form: the product copies nothing.
+    const TileLayout v = packed_layout(tiles_.data(), in_c, count);
 #pragma omp for schedule(static)
-    for (int c = 0; c < in_c; ++c) transform_input_tiles(v, chunk, in, in_c, h, w, tiles, count, c);
+    for (int c = 0; c < in_c; ++c) transform_input_tiles(v, in, in_c, h, w, tiles, count, c);
 #pragma omp for schedule(static)
     for (int xi = 0; xi < 36; ++xi)
-      gemm(u[size_t(xi)], count, {v + size_t(xi) * chunk, 36L * chunk, 1}, m + size_t(xi) * chunk,
-           36L * chunk, false);
+      gemm_packed_b(u[size_t(xi)], count, v.base + xi * v.xi_step, m + size_t(xi) * chunk, 36L * chunk, false);
 #pragma omp for schedule(static)
     for (int k = 0; k < out_c; ++k) transform_output_tiles(out, out_c, h, w, m, chunk, tiles, count, k, epilogue);
   }
@@ -475,7 +506,7 @@ void WinogradConv::backward_filter(float* dw, const float* dy, const float* x, c
       const int count = std::min(chunk, total - t0);
       const WinogradTile* tiles = table_.data() + t0;
 #pragma omp for schedule(static) nowait
-      for (int c = 0; c < g.c; ++c) transform_input_tiles(v, chunk, x, g.c, g.h, g.w, tiles, count, c);
+      for (int c = 0; c < g.c; ++c) transform_input_tiles(rows_layout(v, chunk), x, g.c, g.h, g.w, tiles, count, c);
 #pragma omp for schedule(static)
       for (int k = 0; k < g.k; ++k) transform_grad_tiles(e, chunk, dy, g.k, g.h, g.w, tiles, count, k);
       // Each S_xi has one owner, which adds the chunks in order: no reduction, and the same sums every run.

@@ -116,8 +116,9 @@ class WinogradConv {
   WinogradFilters packed_;  // U of the calls the cache does not serve
   WinogradFilterCache cache_;
   std::vector<WinogradTile> table_;     // every tile of the batch
-  // One chunk's V [in_c][36][T] and M [out_c][36][T]: a channel's 36 rows side by side, so that a transform
-  // reads or writes one block (V_xi and M_xi are matrices with rows 36 T apart).
+  // One chunk's V and M. M is [out_c][36][T]: a channel's 36 rows side by side, so that the output transform
+  // reads one block (M_xi is a matrix with rows 36 T apart). V is written in the sgemm's packed form of each
+  // V_xi for the forward and backward-data products, and as [in_c][36][T] for the filter gradient's.
   std::vector<float> tiles_, products_;
   std::vector<float> sums_;  // the filter gradient's S [36][in_c][out_c]
 };
