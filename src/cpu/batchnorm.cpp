@@ -1,5 +1,5 @@
 // CPU backend: BatchNorm2d, train and eval forward and the backward pass. Channels run in parallel; each
-// channel's statistics are summed in double over its N*H*W values.
+// channel's statistics are summed in float lanes within a plane and in double over the planes.
 #include <cmath>
 
 #include "cpu/cpu_backend.h"
@@ -7,6 +7,24 @@
 
 namespace stfpm {
 namespace {
+
+// The per-plane sums run in kLanes float chains, one per vector lane, added together in double at the end: the
+// loops vectorize without reordering any chain (one float chain ran at one add per 4 cycles), and the order is
+// the same whatever the thread count.
+constexpr int kLanes = 16;
+
+// sum over i < n of term(i).
+template <class Term>
+inline double lane_sum(size_t n, Term term) {
+  float acc[kLanes] = {};
+  size_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int l = 0; l < kLanes; ++l) acc[l] += term(i + l);
+  double sum = 0.0;
+  for (; i < n; ++i) sum += term(i);
+  for (int l = 0; l < kLanes; ++l) sum += acc[l];
+  return sum;
+}
 
 STFPM_VECTOR_CLONES void forward_train(float* y, float* save_mean, float* save_invstd, float* running_mean,
                                        float* running_var, const float* x, const float* gamma, const float* beta,
@@ -19,18 +37,14 @@ STFPM_VECTOR_CLONES void forward_train(float* y, float* save_mean, float* save_i
     double sum = 0.0;
     for (int n = 0; n < d.n; ++n) {
       const float* p = x + n * image + c * plane;
-      float partial = 0.0f;  // per-plane float sum (vectorizes), planes combined in double
-      for (size_t i = 0; i < plane; ++i) partial += p[i];
-      sum += partial;
+      sum += lane_sum(plane, [p](size_t i) { return p[i]; });
     }
     const double mean = sum / m;
     double sq = 0.0;
     for (int n = 0; n < d.n; ++n) {
       const float* p = x + n * image + c * plane;
       const float mf = float(mean);
-      float partial = 0.0f;
-      for (size_t i = 0; i < plane; ++i) partial += (p[i] - mf) * (p[i] - mf);
-      sq += partial;
+      sq += lane_sum(plane, [p, mf](size_t i) { return (p[i] - mf) * (p[i] - mf); });
     }
     const double var = sq / m;  // biased: used to normalize
     const float invstd = float(1.0 / std::sqrt(var + eps));
@@ -78,13 +92,8 @@ STFPM_VECTOR_CLONES void backward(float* dx, float* dgamma, float* dbeta, const 
     for (int n = 0; n < d.n; ++n) {
       const float* g = dy + n * image + c * plane;
       const float* p = x + n * image + c * plane;
-      float a = 0.0f, b = 0.0f;
-      for (size_t i = 0; i < plane; ++i) {
-        a += g[i];
-        b += g[i] * (p[i] - mean);
-      }
-      sum_dy += a;
-      sum_dy_xhat += b;
+      sum_dy += lane_sum(plane, [g](size_t i) { return g[i]; });
+      sum_dy_xhat += lane_sum(plane, [g, p, mean](size_t i) { return g[i] * (p[i] - mean); });
     }
     sum_dy_xhat *= invstd;
     dbeta[c] += float(sum_dy);
