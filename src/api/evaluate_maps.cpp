@@ -24,8 +24,13 @@ EvaluateResult evaluate_maps(const EvaluateConfig& config, const ProgressCallbac
   const std::vector<ImageRecord> records = scan_split(config.data_dir, config.category, Split::test);
   const int w = records.front().width, h = records.front().height;
   const size_t plane = size_t(w) * h;
-  std::vector<float> maps(records.size() * plane), scores(records.size());
-  std::vector<uint8_t> masks(records.size() * plane, 0), labels(records.size());
+  const std::string out_dir = config.results_dir + "/" + config.category;
+  ensure_writable_dir(out_dir);
+  // One map at a time into the evaluator (its sorted runs go to a scratch file in the results folder): maps at
+  // the original size are large (bottle's 83 at 900 x 900 are 270 MB).
+  PixelEvaluator pixels(h, w, out_dir);
+  std::vector<float> scores(records.size());
+  std::vector<uint8_t> mask01(plane), labels(records.size());
   for (size_t i = 0; i < records.size(); ++i) {
     const ImageRecord& r = records[i];
     const std::string path = mvtec_tiff_path(config.maps_dir, config.category, r.defect_type, r.stem);
@@ -34,18 +39,18 @@ EvaluateResult evaluate_maps(const EvaluateConfig& config, const ProgressCallbac
       throw Error(path + ": map is " + std::to_string(map.width) + "x" + std::to_string(map.height) +
                   ", its image " + std::to_string(r.width) + "x" + std::to_string(r.height) +
                   (r.width != w || r.height != h ? " (test images of one size are required)" : ""));
-    std::copy(map.data.begin(), map.data.end(), maps.begin() + long(i * plane));
     scores[i] = *std::max_element(map.data.begin(), map.data.end());
     labels[i] = r.anomalous ? 1 : 0;
+    std::fill(mask01.begin(), mask01.end(), 0);
     if (r.anomalous) {
       const Image8 mask = read_image_gray(r.mask_path);
-      binarize_mask(masks.data() + i * plane, mask.data.data(), plane, rule);
+      binarize_mask(mask01.data(), mask.data.data(), plane, rule);
     }
+    pixels.add(map.data.data(), mask01.data());
     report.update("reading maps", i + 1, records.size());
   }
   report.finished("reading maps", records.size());
-  const Evaluation ev =
-      evaluate(maps.data(), masks.data(), int(records.size()), h, w, scores.data(), labels.data(), rule);
+  const Evaluation ev = evaluate(pixels, scores.data(), labels.data(), rule);
   EvaluateResult result;
   result.pixel_auroc = ev.pixel_auroc;
   result.image_auroc = ev.image_auroc;
@@ -53,8 +58,7 @@ EvaluateResult evaluate_maps(const EvaluateConfig& config, const ProgressCallbac
   result.width = w;
   result.height = h;
   result.mask_rule = mask_rule_name(rule);
-  result.metrics_file = config.results_dir + "/" + config.category + "/metrics_from_maps.json";
-  create_parent_dirs(result.metrics_file);
+  result.metrics_file = out_dir + "/metrics_from_maps.json";
   write_json_file(result.metrics_file, Json{{"category", config.category},
                                             {"maps", config.maps_dir},
                                             {"pixel_auroc", ev.pixel_auroc},

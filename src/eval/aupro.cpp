@@ -21,7 +21,9 @@ PixelMetrics evaluate_pixel_arrays(const float* maps, const uint8_t* masks01, in
                                 std::to_string(height) + ", " + std::to_string(width) + ")");
   const size_t plane = size_t(height) * size_t(width);
   if (n_images > 0 && (!maps || !masks01)) throw std::invalid_argument(name + ": null maps or masks");
-  PixelEvaluator pixels(height, width, "", PixelEvaluator::kDefaultRunPixels, name);
+  // The maps are in memory already: one run of all of them, no scratch file.
+  PixelEvaluator pixels(height, width, "", std::max(PixelEvaluator::kDefaultRunPixels, size_t(n_images) * plane + 1),
+                        name);
   for (int i = 0; i < n_images; ++i) pixels.add(maps + size_t(i) * plane, masks01 + size_t(i) * plane);
   return pixels.finish();
 }
