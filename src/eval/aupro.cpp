@@ -21,9 +21,12 @@ PixelMetrics evaluate_pixel_arrays(const float* maps, const uint8_t* masks01, in
                                 std::to_string(height) + ", " + std::to_string(width) + ")");
   const size_t plane = size_t(height) * size_t(width);
   if (n_images > 0 && (!maps || !masks01)) throw std::invalid_argument(name + ": null maps or masks");
-  // The maps are in memory already: one run of all of them, no scratch file.
-  PixelEvaluator pixels(height, width, "", std::max(PixelEvaluator::kDefaultRunPixels, size_t(n_images) * plane + 1),
-                        name);
+  // The maps are in memory already: one run of all of them, no scratch file, sized at once.
+  const size_t n = size_t(n_images) * plane;
+  PixelEvaluator pixels(height, width, "", std::max(PixelEvaluator::kDefaultRunPixels, n + 1), name);
+  size_t defect = 0;
+  for (size_t i = 0; i < n; ++i) defect += masks01[i] == 1;
+  pixels.reserve(n - defect, defect);
   for (int i = 0; i < n_images; ++i) pixels.add(maps + size_t(i) * plane, masks01 + size_t(i) * plane);
   return pixels.finish();
 }

@@ -73,12 +73,14 @@ ProCurve pro_curve(const float* maps,       // (n_images, height, width)
 double aupro(const ProCurve& curve, double max_fpr = 0.3);
 
 // The pixel metrics of maps given one image at a time, in bounded memory: for test sets too large to hold.
-// Pixels are kept as sorted runs of at most max_sorted_pixels (plus one image); when there is more than one run,
-// each is written to a scratch file in scratch_folder (4 bytes per defect-free pixel, 8 per defect pixel; the
-// file has no name, so nothing is left behind) and finish() merges them. The sweep visits pixels in the same
-// order whatever the run length, so the results are the same to the last bit with one run or many.
-// Memory: about 16 bytes per pixel of a run while it is sorted (130 MB at the default), a buffer of 64 KB per
-// run on disk while merging, and 12 bytes per ground-truth component.
+// Pixels are kept as a sorted run of at most max_sorted_pixels (plus one image); each run that fills up is
+// written to a scratch file in scratch_folder (4 bytes per defect-free pixel, 8 per defect pixel; the file has no
+// name, so nothing is left behind), and finish() merges the runs on disk with the last one. The sweep visits
+// pixels in the same order whatever the run length, so the results are the same to the last bit with one run or
+// many.
+// Memory: about 16 bytes per pixel of a run while it is sorted (130 MB at the default; up to twice the keys while
+// the run's arrays grow, unless reserve() sized them), read buffers of up to 192 KB per run on disk while
+// merging, and 12 bytes per ground-truth component.
 struct PixelMetrics {
   double auroc = 0;
   F1Threshold f1{};
@@ -97,6 +99,9 @@ class PixelEvaluator {
   // One image's map (height x width) and 0/1 mask. Throws std::invalid_argument naming the image and the pixel
   // for a mask value other than 0 and 1 or a NaN score (the image is then not counted).
   void add(const float* map, const uint8_t* mask01);
+  // Optional: room for this many more defect-free and defect pixels in the run (the caller that holds all maps
+  // knows the counts; growing by doubling could take twice the room).
+  void reserve(size_t defect_free, size_t defect);
   int images() const;
   size_t runs_on_disk() const;  // sorted runs written to the scratch file so far (0 while everything fits)
   // The metrics of every image added. Call once, last.

@@ -70,8 +70,8 @@ SweepResult sweep(Neg& neg, Pos& pos, uint64_t n_neg, uint64_t n_pos, const std:
   const double n_comp = curve ? double(weights->size()) : 1.0;
   uint64_t fp = 0, tp = 0;
   // Twice the Mann-Whitney U: each (positive, negative) pair counts 2 when the positive scores higher, 1 on a tie.
-  // At most 2 * n_pos * n_neg, exact in 64 bits up to billions of scores.
-  uint64_t u2 = 0;
+  // At most 2 * n_pos * n_neg: 128 bits, since a streamed test set can have billions of pixels of each class.
+  unsigned __int128 u2 = 0;
   double best_f1 = -1.0, overlap_sum = 0.0;
   auto admit_positive = [&] {
     if (curve) overlap_sum += (*weights)[pos.tag()];
@@ -98,7 +98,7 @@ SweepResult sweep(Neg& neg, Pos& pos, uint64_t n_neg, uint64_t n_pos, const std:
       for (; !pos.done() && pos.key() == key; ++step_pos) admit_positive();
     }
     fp += step_neg;
-    u2 += step_pos * (2 * (n_neg - fp) + step_neg);  // n_neg - fp negatives score lower, step_neg tie
+    u2 += static_cast<unsigned __int128>(step_pos) * (2 * (n_neg - fp) + step_neg);  // lower: n_neg - fp; ties
     tp += step_pos;
     // F1 = 2TP / (2TP + FP + FN) with FN = n_pos - TP.
     const double f1 = 2.0 * double(tp) / double(tp + fp + n_pos);

@@ -186,6 +186,13 @@ PixelEvaluator::PixelEvaluator(int height, int width, const std::string& scratch
 
 PixelEvaluator::~PixelEvaluator() = default;
 
+void PixelEvaluator::reserve(size_t defect_free, size_t defect) {
+  State& s = *s_;
+  s.neg.reserve(s.neg.size() + defect_free + 1);  // add() writes one slot past the end
+  s.pos.reserve(s.pos.size() + defect + 1);
+  s.pos_tags.reserve(s.pos_tags.size() + defect + 1);
+}
+
 int PixelEvaluator::images() const { return s_->images; }
 size_t PixelEvaluator::runs_on_disk() const { return s_->runs.size(); }
 
@@ -239,16 +246,22 @@ PixelMetrics PixelEvaluator::finish() {
   std::vector<double> weights(s.component_sizes.size());  // a component's pixel adds 1/size to the overlaps
   for (size_t c = 0; c < weights.size(); ++c) weights[c] = 1.0 / s.component_sizes[c];
   detail::SweepResult r;
+  // The run's arrays are the largest allocation here: gone before finish() returns (and, for a merge, before it).
+  auto release = [&s] {
+    std::vector<uint32_t>().swap(s.neg);
+    std::vector<uint32_t>().swap(s.pos);
+    std::vector<uint32_t>().swap(s.pos_tags);
+    std::vector<uint32_t>().swap(s.label);
+  };
   if (s.runs.empty()) {  // everything fits: sweep the sorted arrays
     s.sort_run();
     DescendingKeys neg{s.neg.data(), nullptr, s.neg.size()};
     DescendingKeys pos{s.pos.data(), s.pos_tags.data(), s.pos.size()};
     r = detail::sweep(neg, pos, s.n_neg, s.n_pos, &weights);
+    release();
   } else {
     if (!s.neg.empty() || !s.pos.empty()) s.write_run();
-    std::vector<uint32_t>().swap(s.neg);  // the merge needs only its read buffers
-    std::vector<uint32_t>().swap(s.pos);
-    std::vector<uint32_t>().swap(s.pos_tags);
+    release();  // the merge needs only its read buffers
     std::vector<RunReader<1>> neg_runs;
     std::vector<RunReader<2>> pos_runs;
     for (const State::Run& run : s.runs) {

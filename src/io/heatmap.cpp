@@ -134,7 +134,8 @@ HeatRange shared_heat_range_of(const ValuePieces& pass, double percentile) {
   const uint64_t k = uint64_t(pos), k_next = std::min(k + 1, n - 1);
   auto bin_of = [&](uint64_t rank, uint64_t& rank_in_bin) {
     uint32_t b = 0;
-    for (; rank >= high[b]; ++b) rank -= high[b];
+    for (; b < kBins && rank >= high[b]; ++b) rank -= high[b];
+    if (b == kBins) throw std::logic_error("shared_heat_range_of: the passes gave different values");
     rank_in_bin = rank;
     return b;
   };
@@ -156,7 +157,8 @@ HeatRange shared_heat_range_of(const ValuePieces& pass, double percentile) {
     const std::vector<uint64_t>& counts = low[bins[which] == bins[0] ? 0 : 1];
     uint64_t rank = in_bin[which];
     uint32_t l = 0;
-    for (; rank >= counts[l]; ++l) rank -= counts[l];
+    for (; l < kBins && rank >= counts[l]; ++l) rank -= counts[l];
+    if (l == kBins) throw std::logic_error("shared_heat_range_of: the passes gave different values");
     return key_float((bins[which] << 16) | l);
   };
   double p = value_of(0);
